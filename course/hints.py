@@ -1,0 +1,97 @@
+"""Name the kind of mistake a wrong answer makes, without giving the answer.
+
+A hidden test builds the likely wrong answers itself (the answers live in the
+notebooks, never here) and passes them in as `{kind: wrong_value}`. When the
+student's value matches one of them, the student is told the kind, in the
+words of `KINDS`, which describe a mistake but hold no value of any exercise.
+
+Every hint that fires is also recorded as a display output with the MIME type
+`HINT_MIME`, so grading reports can count misconceptions from the autograded
+notebooks without scraping HTML.
+"""
+
+HINT_MIME = "application/vnd.course.hint+json"
+
+KINDS = {
+    # calculus
+    "missing_inner_derivative": "The chain rule is only half applied: the derivative of the inner function is missing.",
+    "missing_outer_derivative": "The chain rule is only half applied: the outer function was not differentiated.",
+    "missing_chain_factor": "One factor of the chain rule is missing: go through every link from the loss down to this variable.",
+    "extra_factor": "There is one factor too many: check each link of the chain rule once.",
+    "sign_error": "The sign is wrong: check each minus sign along the chain.",
+    "factor_of_two": "Off by a factor of 2: check the derivative of the square.",
+    "function_for_derivative": "This is the function itself, not its derivative.",
+    "sigma_for_sigma_prime": "This uses the sigmoid where its derivative belongs.",
+    "wrong_variable": "This is the derivative with respect to another variable.",
+    "same_index_for_different": "The same-index and different-index cases are swapped or mixed up.",
+    "log_base": "Use natural logarithms (sp.log / np.log), not another base.",
+    "not_simplified_value": "The value is right in form but not evaluated as asked (a number was expected).",
+    "wrong_point": "The derivative is evaluated at the wrong point.",
+    "forward_difference": "This looks like a one-sided (forward) difference; a central difference is asked for.",
+    "wrong_step": "The finite-difference step is not the one asked for.",
+    "off_by_one_layers": "Off by one in the number of layers the product runs over.",
+    "wrong_maximum": "That is not where (or what) the maximum is: set the derivative to zero.",
+    # linear algebra and arrays
+    "transposed": "The matrix is used transposed (or the product is in the wrong order).",
+    "missing_transpose": "A transpose is missing: match the shapes of the product.",
+    "elementwise_vs_matrix": "Elementwise and matrix products are mixed up.",
+    "wrong_mask": "The activation's derivative is wrong: check which entries let the gradient through.",
+    "missing_mask": "The activation's derivative is missing from the recurrence.",
+    "missing_mean": "Off by the batch size: the loss is the MEAN over the batch (divide by m).",
+    "extra_mean": "Divided by the batch size once too often.",
+    "wrong_axis": "Reduced over the wrong axis: biases collect the gradient over the examples.",
+    "wrong_shape": "The shape is not the one asked for.",
+    "mutates_input": "The function changed one of its input arrays; work on copies.",
+    "unstable": "Not numerically stable for large inputs: shift by the maximum (or clip) before exponentiating.",
+    "not_finite": "The result holds nan or inf.",
+    "skips_parameters": "Not every parameter is checked: the biases count too.",
+    "not_restored": "The parameters are changed afterwards: restore every entry you perturb.",
+    "overwrite_not_accumulate": "Gradients are overwritten instead of accumulated (+=): a node used twice loses a contribution.",
+    "no_unbroadcast": "A broadcast operand's gradient must be summed back to that operand's shape.",
+    "wrong_order": "The nodes are visited in the wrong order: a node's gradient must be complete before it is passed on.",
+    "not_accumulating_across_calls": "backward() must add to .grad (like PyTorch), not reset it.",
+    "wrong_init": "The initialisation is not the one asked for (He: standard deviation sqrt(2 / fan_in)).",
+    "not_deterministic": "The result changes between calls with the same seed: draw from a generator seeded once.",
+    "wrong_order_of_layers": "The layers are listed in the wrong order (input side first).",
+    # probability and information
+    "swapped_arguments": "The two arguments are swapped.",
+    "kl_direction": "The KL divergence is in the wrong direction.",
+    "zero_log_zero": "Terms with p = 0 must contribute 0 (0·log 0 = 0), not nan.",
+    "missing_constant": "A constant term is missing.",
+    "sum_not_mean": "A sum is used where the mean is asked for (or the reverse).",
+    "wrong_normalisation_axis": "Normalised over the wrong axis: each feature is normalised over the batch.",
+    "biased_variance": "The variance estimate differs from the one asked for.",
+    "swapped_modes": "Forward and reverse mode are swapped.",
+}
+
+
+def describe(kind):
+    """The student-facing sentence for a mistake kind."""
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown mistake kind {kind!r}; add it to course.hints.KINDS") from None
+
+
+def first_match(student_value, wrong_answers, same):
+    """The kind of the first wrong answer that `same(student_value, wrong)` says matches."""
+    for kind, wrong in wrong_answers.items():
+        describe(kind)  # an unknown kind is an authoring error: fail loudly
+        try:
+            if same(student_value, wrong):
+                return kind
+        except Exception:
+            continue
+    return None
+
+
+def record(check, kind):
+    """Leave a machine-readable trace of a fired hint in the cell's outputs."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    display({HINT_MIME: {"check": check, "kind": kind}, "text/plain": ""}, raw=True)

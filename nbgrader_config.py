@@ -1,0 +1,25 @@
+"""nbgrader settings for Tutorial 08. The course directory is the folder of this file."""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "backprop"
+c.CourseDirectory.root = here
+# The SQLite gradebook by default; a PostgreSQL URL here lets several graders share one.
+c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", "sqlite:///" + os.path.join(here, "gradebook.db"))
+
+# A local exchange, so release/submit/collect work without /srv and without root.
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", os.path.join(here, "exchange"))
+c.Exchange.path_includes_course = True
+
+# A student who deletes a test cell gets it back (and its hidden tests with it).
+c.OverwriteCells.add_missing_cells = True
+
+# One hanging cell costs this much; functions called by several cells cost it each time.
+c.Execute.timeout = 30
+c.Execute.interrupt_on_timeout = True
+
+# LMS downloads: "<anything>/<student_id>_<anything>_<file>.ipynb" (documented in README).
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9.\-]+)_[^/]*?(?P<file_id>[ABC]_[a-z]+\.ipynb)$"
