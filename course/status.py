@@ -32,3 +32,17 @@ def load_all(course_root, assignment):
         record = json.loads(path.read_text())
         records[record["student"]] = record
     return records
+
+
+def load(course_root, assignment, student):
+    path = folder(course_root, assignment) / f"{student}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def add_flag(course_root, assignment, student, reason):
+    """Mark a submission for review (a gaming attempt, say) without changing its score."""
+    record = load(course_root, assignment, student) or {"student": student, "status": "graded", "reason": ""}
+    flags = sorted(set(record.get("flags", [])) | {reason})
+    details = {k: v for k, v in record.items() if k not in ("student", "status", "reason", "flags")}
+    status = "flagged" if record["status"] == "graded" else record["status"]
+    return save(course_root, assignment, student, status, record["reason"], flags=flags, **details)

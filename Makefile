@@ -1,0 +1,86 @@
+# Tutorial 08 — Backpropagation: the one front door.
+# `make demo` and `make test` work on a fresh machine with Python 3.11 and make.
+
+ASSIGNMENT ?= tutorial08
+STUDENT    ?=
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FORCE      ?=
+NB         ?=
+PYTHON     ?= python3.11
+
+VENV := .venv
+BIN  := $(CURDIR)/$(VENV)/bin
+# nbgrader runs `alembic` (and kernels run `python`) from PATH: the venv comes first.
+export PATH := $(BIN):$(PATH)
+PY := $(BIN)/python
+
+STUDENT_ARG := $(if $(STUDENT),--student $(STUDENT),)
+FORCE_ARG   := $(if $(FORCE),--force,)
+
+.PHONY: help venv release collect zip-collect autograde feedback grades validate demo \
+        report bench grader-audit test test-quick clean
+
+help:
+	@echo "make demo | test | release | collect | zip-collect | autograde | feedback | grades |"
+	@echo "     validate NB=path | report | bench | grader-audit | clean"
+	@echo "variables: ASSIGNMENT=$(ASSIGNMENT) STUDENT=$(STUDENT) JOBS=$(JOBS) FORCE=$(FORCE)"
+
+# The virtual environment, rebuilt when the pinned requirements change.
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+	@echo "venv: .venv ready ($$($(PY) -m pip freeze | wc -l) packages)"
+
+venv: $(VENV)/.installed
+
+release: venv
+	nbgrader generate_assignment $(ASSIGNMENT) --force
+	nbgrader release_assignment $(ASSIGNMENT) --force
+	@echo "release: student version in release/$(ASSIGNMENT)/ and in the exchange"
+
+collect: venv
+	nbgrader collect $(ASSIGNMENT) --update $(STUDENT_ARG)
+	@echo "collect: submissions copied to submitted/*/$(ASSIGNMENT)/"
+
+# An LMS download: put the files or zips in downloaded/$(ASSIGNMENT)/archive/ (see README).
+zip-collect: venv
+	nbgrader zip_collect $(ASSIGNMENT) --force
+	@echo "zip-collect: submissions placed in submitted/*/$(ASSIGNMENT)/"
+
+autograde: venv
+	$(PY) -m course.autograde $(ASSIGNMENT) --jobs $(JOBS) $(STUDENT_ARG) $(FORCE_ARG)
+
+feedback: venv
+	$(PY) -m course.feedback $(ASSIGNMENT) $(STUDENT_ARG)
+
+grades: venv
+	$(PY) -m course.grades $(ASSIGNMENT)
+
+validate: venv
+	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
+	$(PY) -m course.validate $(NB)
+
+demo: venv
+	$(PY) -m course.demo $(ASSIGNMENT) --jobs $(JOBS)
+
+report: venv
+	$(PY) -m course.report $(ASSIGNMENT)
+
+bench: venv
+	$(PY) tools/bench.py
+
+grader-audit: venv
+	$(PY) tools/grader_audit.py
+
+test: venv
+	$(PY) -m pytest -q
+
+test-quick: venv
+	$(PY) -m pytest -q -m "not slow"
+
+clean:
+	rm -rf gradebook.db submitted autograded feedback exchange downloaded grading_status reports demo_class
+	@echo "clean: generated grading state removed (source/ and release/ kept)"
