@@ -11,7 +11,6 @@ c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", "sqlite:///" + os.p
 
 # A local exchange, so release/submit/collect work without /srv and without root.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", os.path.join(here, "exchange"))
-c.Exchange.path_includes_course = True
 
 # A student who deletes a test cell gets it back (and its hidden tests with it).
 c.OverwriteCells.add_missing_cells = True

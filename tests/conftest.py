@@ -67,3 +67,7 @@ def cell_outputs_text(nb, grade_id):
                 parts.append(str(out.get("data", {}).get("text/plain", "")))
             return "\n".join(parts)
     raise KeyError(grade_id)
+
+
+# Notebook fixtures under tests/ are inputs to graders, not notebooks to run with nbval.
+collect_ignore_glob = ["*/*.ipynb", "*.ipynb"]
