@@ -64,7 +64,7 @@ validate: venv
 	$(PY) -m course.validate $(NB)
 
 demo: venv
-	$(PY) -m course.demo $(ASSIGNMENT) --jobs $(JOBS)
+	$(PY) tools/demo.py $(ASSIGNMENT) --jobs $(JOBS)
 
 report: venv
 	$(PY) -m course.report $(ASSIGNMENT)
