@@ -22,3 +22,9 @@ c.Execute.interrupt_on_timeout = True
 # LMS downloads: "<anything>/<student_id>_<anything>_<file>.ipynb" (documented in README).
 c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9.\-]+)_[^/]*?(?P<file_id>[ABC]_[a-z]+\.ipynb)$"
+
+# Part C's mark schemes sit in locked prompt cells between "=== BEGIN/END MARK SCHEME ===": the
+# release drops them and autograde restores them from the gradebook, so graders see each one in
+# the formgrader just above the student's free-text answer. (nbgrader would otherwise accept mark
+# schemes only in "task" cells; tests/test_part_c.py checks that none is lost or leaked.)
+c.ClearMarkScheme.enforce_metadata = False
