@@ -11,7 +11,16 @@ class CheckFailed(AssertionError):
     """A check failed; the message says why, without giving the answer away."""
 
 
-def require(condition, message):
-    """Fail with `message` unless `condition` holds."""
-    if not condition:
-        raise CheckFailed(message)
+def require(condition, message, hint=None, check=None):
+    """Fail with `message` unless `condition` holds.
+
+    With `hint` (a kind from `course.hints.KINDS`) the failure also names the
+    mistake and records it for the report; nothing is recorded when it holds.
+    """
+    if condition:
+        return
+    if hint is not None:
+        from .hints import describe, record
+        record(check or message.split()[0], hint)
+        message = f"{message} Hint: {describe(hint)}"
+    raise CheckFailed(message)
