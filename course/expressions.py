@@ -35,6 +35,8 @@ def sample_points(variables, n_points=40, domains=None, seed=0):
     """Random points: per variable, both signs and several scales, or a given (low, high) range."""
     rng = np.random.default_rng(seed)
     domains = domains or {}
+    if not variables:  # a constant: one "point" with no coordinates
+        return np.zeros((1, 0))
     columns = []
     for variable in variables:
         if variable in domains:
@@ -64,7 +66,7 @@ def numerically_equal(a, b, variables, points, rtol=1e-7, atol=1e-10):
         warnings.simplefilter("ignore")
         left, right = _evaluate(a, variables, points), _evaluate(b, variables, points)
     defined = np.isfinite(right)
-    if defined.sum() < max(3, len(points) // 4):
+    if defined.sum() < min(len(points), max(3, len(points) // 4)):
         return None
     left, right = left[defined], right[defined]
     if not np.all(np.isfinite(left)):
@@ -122,6 +124,11 @@ def as_expression(name, value, variables):
     unexpected = expression.free_symbols - set(variables)
     if unexpected:
         names = ", ".join(sorted(str(s) for s in unexpected))
+        if {str(s) for s in unexpected} & {str(v) for v in variables}:
+            raise CheckFailed(f"{name} uses a symbol {names} made anew (with other assumptions); "
+                              "use the symbols defined in the setup cell.")
+        if not variables:
+            raise CheckFailed(f"{name} uses symbol(s) {names}; it should be a constant.")
         allowed = ", ".join(str(v) for v in variables)
         raise CheckFailed(f"{name} uses symbol(s) {names}; it should depend only on {allowed}.")
     return expression

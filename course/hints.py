@@ -13,6 +13,12 @@ notebooks without scraping HTML.
 HINT_MIME = "application/vnd.course.hint+json"
 
 KINDS = {
+    # Part A (theory)
+    "swapped_composition": "Inner and outer are swapped: the inner function acts on x first, the outer one on its result.",
+    "exact_for_numeric": "This is the exact derivative, not the finite-difference estimate that was asked for.",
+    "missing_off_diagonal": "Only the same-index (diagonal) entries are filled in: the different-index entries are not zero.",
+    "float_for_exact": "A decimal approximation was given where an exact SymPy value is asked for (sp.Rational, sp.log, ...).",
+    "z_for_p": "That is a value of z; the question asks for the value of p = sigma(z).",
     # calculus
     "missing_inner_derivative": "The chain rule is only half applied: the derivative of the inner function is missing.",
     "missing_outer_derivative": "The chain rule is only half applied: the outer function was not differentiated.",
@@ -53,6 +59,26 @@ KINDS = {
     "wrong_init": "The initialisation is not the one asked for (He: standard deviation sqrt(2 / fan_in)).",
     "not_deterministic": "The result changes between calls with the same seed: draw from a generator seeded once.",
     "wrong_order_of_layers": "The layers are listed in the wrong order (input side first).",
+    # Part B (coding): gradients, gradient checks, autograd, plots
+    "dropped_dimension": "A dimension of size 1 is lost: the result must keep the parameter's shape.",
+    "constant_factor": "Off by a constant factor: check each factor of the chain rule and the scaling of the loss.",
+    "missing_floor": "When both values are zero the ratio is 0/0: the denominator needs a small floor.",
+    "asymmetric_error": "The relative error must treat its two arguments alike (swapping them must not change it).",
+    "mean_not_max": "Report the largest entrywise error, not an average: one bad entry must show.",
+    "wrong_denominator": "The difference quotient is divided by the wrong distance: how far apart are the two points?",
+    "applied_to_input": "The derivative formula is applied to the input z where the activation belongs.",
+    "softmax_axis": "Normalised over the wrong axis: each column (one example) must sum to 1.",
+    "perturbs_copy": "The perturbation never reaches the loss: change the entries of the given array itself (in place), then restore them.",
+    "stale_intermediate": "A second backward() counts earlier contributions again: gradients left in intermediate nodes by an earlier call flow down a second time.",
+    "false_alarm": "A correct network is reported as wrong: compare each analytical entry with the numerical one for the same parameter and entry.",
+    "misses_bug": "A network whose gradients are wrong is reported as correct.",
+    "wrong_generator": "The random numbers are not drawn as the prompt prescribes (generator, seed, order of the draws), so the results cannot be checked.",
+    "not_a_figure": "Return the matplotlib Figure object (for example the one plt.subplots gives you).",
+    "wrong_panels": "The figure should have exactly two panels (axes).",
+    "no_log_panel": "One panel should have a logarithmic y-axis and the other a linear one.",
+    "missing_labels": "Every panel needs a label on both axes.",
+    "missing_legend": "Every panel needs a legend naming each curve.",
+    "wrong_plot_data": "The curves do not show the given magnitudes: one curve per entry of results, in each panel.",
     # probability and information
     "swapped_arguments": "The two arguments are swapped.",
     "kl_direction": "The KL divergence is in the wrong direction.",
@@ -62,6 +88,14 @@ KINDS = {
     "wrong_normalisation_axis": "Normalised over the wrong axis: each feature is normalised over the batch.",
     "biased_variance": "The variance estimate differs from the one asked for.",
     "swapped_modes": "Forward and reverse mode are swapped.",
+    # Part C (conceptual)
+    "constant_passes": "The number of passes should depend on the sizes: ask what ONE pass of this mode gives you (one row or one column of the Jacobian?).",
+    "whole_batch_normalised": "One mean and one variance were used for the whole array: every feature gets its own statistics.",
+    "variance_for_std": "Divided by the variance where its square root (the standard deviation) belongs.",
+    "sigma_not_variance": "sigma and sigma squared are mixed up: the Gaussian's variance is sigma squared.",
+    "picked_false_statement": "At least one letter you chose is a false statement: ask whether it holds for every network and every training run.",
+    "missed_true_statement": "Your choice misses at least one true statement.",
+    "gradient_is_approximate": "Backpropagation gives the exact gradient (up to rounding), as a gradient check confirms: the difficulty lies elsewhere.",
 }
 
 
@@ -74,8 +108,12 @@ def describe(kind):
 
 
 def first_match(student_value, wrong_answers, same):
-    """The kind of the first wrong answer that `same(student_value, wrong)` says matches."""
-    for kind, wrong in wrong_answers.items():
+    """The kind of the first wrong answer that `same(student_value, wrong)` says matches.
+
+    `wrong_answers` is {kind: wrong} or a list of (kind, wrong) pairs (one kind, several variants).
+    """
+    pairs = wrong_answers.items() if hasattr(wrong_answers, "items") else wrong_answers
+    for kind, wrong in pairs:
         describe(kind)  # an unknown kind is an authoring error: fail loudly
         try:
             if same(student_value, wrong):

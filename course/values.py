@@ -56,8 +56,12 @@ def _fail(name, kind):
     raise CheckFailed(f"{name} is not correct. Hint: {describe(kind)}")
 
 
-def check_number(name, student, expected, rtol=1e-6, atol=1e-9, mistakes=None):
-    """Pass silently, or raise CheckFailed naming the likely mistake."""
+def check_number(name, student, expected, rtol=1e-6, atol=0.0, mistakes=None):
+    """Pass silently, or raise CheckFailed naming the likely mistake.
+
+    The tolerance is relative by default: a tiny expected value (say 3e-30)
+    is not matched by 0.0. Give `atol` where the expected value may be 0.
+    """
     value = as_float(name, student)
     if not np.isfinite(value):
         _fail(name, "not_finite")

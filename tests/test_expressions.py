@@ -111,3 +111,23 @@ def test_unknown_mistake_kind_is_an_authoring_error():
     with pytest.raises(ValueError):
         check_expression("f", x, x**2, [x], mistakes={"no_such_kind": x})
 
+
+
+def test_constants_are_compared_and_their_mistakes_named():
+    assert compare(sp.log(2), sp.log(2), []) is Verdict.PASS
+    assert compare(sp.log(2) / sp.log(10), sp.log(2), []) is Verdict.FAIL
+    with pytest.raises(CheckFailed, match="natural"):
+        check_expression("max_entropy", sp.Integer(1), sp.log(2), [], mistakes={"log_base": sp.Integer(1)})
+
+
+def test_a_symbol_with_other_assumptions_is_explained():
+    plain_x = sp.Symbol("x")  # not real=True like the setup cell's x
+    with pytest.raises(CheckFailed, match="setup cell"):
+        check_expression("f", plain_x**2, x**2, [x])
+
+
+def test_check_number_is_relative_for_tiny_values():
+    from course import check_number
+    with pytest.raises(CheckFailed):
+        check_number("bound", 0.0, 0.25**49)
+    check_number("bound", 0.25**49 * (1 + 1e-9), 0.25**49)
