@@ -10,26 +10,26 @@ SOURCE_NOTEBOOKS = sorted(p.name for p in SOURCE.glob("*.ipynb"))
 REGION = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
 
 
-def regions(text):
-    """Lines inside solution, hidden-test and mark-scheme regions of one cell's source."""
-    inside, lines = False, []
+def split_regions(text):
+    """(lines inside, lines outside) the solution, hidden-test and mark-scheme regions of a cell."""
+    inside, secret, public = False, [], []
     for line in text.splitlines():
         if REGION.search(line):
             inside = "BEGIN" in line
             continue
-        if inside:
-            lines.append(line.strip())
-    return lines
+        (secret if inside else public).append(line.strip())
+    return secret, public
 
 
 def secret_lines(source_nb):
     """Distinctive lines that only the source may hold: not also outside a region somewhere."""
     public, secret = set(), set()
     for cell in source_nb.cells:
-        hidden = set(regions(cell.source))
-        secret |= hidden
-        public |= {line.strip() for line in cell.source.splitlines()} - hidden
-    return {line for line in secret - public if len(line) >= 12 and not line.startswith("#")}
+        inside, outside = split_regions(cell.source)
+        secret |= set(inside)
+        public |= set(outside)
+    return {line for line in secret - public
+            if len(line) >= 12 and " " in line and not line.startswith("#")}
 
 
 @pytest.fixture(scope="module")

@@ -102,11 +102,12 @@ def main(argv=None):
     step("grades")
     run_module("course.grades", assignment)
 
+    step("who got what")
+    print_table(assignment)
+
     step("report")
     run_module("course.report", assignment)
-
-    step(f"who got what (demo took {time.perf_counter() - started:.0f} s)")
-    print_table(assignment)
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
 
 
 def run_module(module, assignment):
