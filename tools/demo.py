@@ -55,7 +55,9 @@ def submit_through_exchange(assignment, student, notebooks, workdir):
             (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
         else:
             nbformat.write(content, str(folder / name))
-    run = grading.nbgrader(["submit", assignment, "--student", student], home)
+    # A student's machine knows the exchange from its own config; here we say it on the command line.
+    exchange = ["--course", "backprop", f"--Exchange.root={REPO / 'exchange'}"]
+    run = grading.nbgrader(["submit", assignment, "--student", student, *exchange], home)
     if run.returncode != 0:
         raise SystemExit(f"{student}: nbgrader submit failed\n{run.stdout}{run.stderr}")
 
