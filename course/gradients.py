@@ -199,12 +199,52 @@ def substitute(namespace, **replacements):
 
 
 def defined_in_notebook(name, function, library_functions=()):
-    """Fail unless `function` was written in the notebook (not imported from this package)."""
+    """Fail unless `function` was written in the notebook, not imported from or delegating to this package.
+
+    A thin wrapper around the library's own tool (`return course.numerical_gradient(...)`)
+    is caught too: the names the function's code uses are resolved in its globals
+    and closure, and none may lead to one of `library_functions`.
+    """
+    message = f"{name} must be your own implementation, not one taken from the course package."
     if any(function is other for other in library_functions):
-        raise CheckFailed(f"{name} must be your own implementation, not one imported from the course package.")
+        raise CheckFailed(message)
     module = getattr(function, "__module__", None)
     if module is not None and module.split(".")[0] == "course":
-        raise CheckFailed(f"{name} must be your own implementation, not one imported from the course package.")
+        raise CheckFailed(message)
+    if _reaches(function, library_functions):
+        raise CheckFailed(message)
+
+
+def _code_names(code):
+    """Every global/attribute name used by a code object and the code objects nested in it."""
+    names = set(code.co_names) | set(code.co_freevars)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            names |= _code_names(constant)
+    return names
+
+
+def _reaches(function, library_functions):
+    code = getattr(function, "__code__", None)
+    if code is None or not library_functions:
+        return False
+    names = _code_names(code)
+    library_names = {getattr(f, "__name__", "") for f in library_functions}
+    scope = dict(getattr(function, "__globals__", {}))
+    for cell_name, cell in zip(code.co_freevars, getattr(function, "__closure__", None) or ()):
+        try:
+            scope[cell_name] = cell.cell_contents
+        except ValueError:
+            continue
+    for used in names:
+        value = scope.get(used)
+        if any(value is other for other in library_functions):
+            return True
+        is_course_module = getattr(value, "__name__", "").split(".")[0] == "course" and hasattr(value, "__path__") or \
+            getattr(value, "__name__", "").startswith("course.")
+        if is_course_module and names & library_names:
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- random computation graphs

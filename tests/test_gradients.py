@@ -401,3 +401,26 @@ def test_every_kind_the_tools_can_name_exists():
     names = {"sign_error", "factor_of_two", "missing_mean", "extra_mean", "constant_factor", "not_finite",
              "transposed", "wrong_axis", "dropped_dimension", "wrong_shape", "unstable", "no_unbroadcast"}
     assert names <= set(KINDS)
+
+
+def test_a_wrapper_around_the_library_tool_is_not_the_students_own():
+    import course
+    from course.gradients import defined_in_notebook, numerical_gradient
+
+    def through_module(f, p, eps=1e-5):
+        return course.numerical_gradient(f, p, eps)
+
+    def through_name(f, p, eps=1e-5):
+        return numerical_gradient(f, p, eps)
+
+    def own(f, p, eps=1e-5):
+        g = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            old = p[i]; p[i] = old + eps; up = f(p); p[i] = old - eps; down = f(p); p[i] = old
+            g[i] = (up - down) / (2 * eps)
+        return g
+
+    for wrapper in (through_module, through_name, numerical_gradient):
+        with pytest.raises(course.CheckFailed):
+            defined_in_notebook("numerical_gradient", wrapper, [course.numerical_gradient])
+    defined_in_notebook("numerical_gradient", own, [course.numerical_gradient])
