@@ -19,6 +19,35 @@ c.OverwriteCells.add_missing_cells = True
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
 
+# Student code runs sandboxed during autograde (course/sandbox.py, docs/sandbox.md): resource
+# limits always; as root also an unprivileged user, no network, no view of the course files.
+# nbgrader's default list with Execute swapped (tests/test_hostile.py checks it stays in step).
+c.Autograde.autograde_preprocessors = [
+    "course.sandbox.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# A test cell whose nbgrader metadata a student edited (turned into a solution cell, say) gets
+# that metadata back before nbgrader's OverwriteCells, which would otherwise fail the submission.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "course.integrity.RestoreCellMetadata",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Feedback is sealed (course/feedback.py): no hidden test, traceback or mark scheme reaches a student.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course.feedback.SealFeedback",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
 # LMS downloads: "<anything>/<student_id>_<anything>_<file>.ipynb" (documented in README).
 c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[A-Za-z0-9.\-]+)_[^/]*?(?P<file_id>[ABC]_[a-z]+\.ipynb)$"
