@@ -458,9 +458,17 @@ def build_root(spec):
         makedirs(at(path))
         bind(path, at(path), readonly=False)
 
+    hidden = []
     for path in spec.get("hide", []):  # a protected directory that lies inside an exposed one
         if os.path.isdir(at(path)):
             tmpfs(at(path), "1m", 0o755)
+            hidden.append(path)
+    # The venv and `course` may live inside the course root (make's .venv in the repository):
+    # hiding the root covered them too, so they are bound again on top of the empty root.
+    for path in exposed:
+        if any(inside(path, h) and path != h for h in hidden):
+            makedirs(at(path))
+            bind(path, at(path))
 
     uid, gid = spec["uid"], spec["gid"]
     home = spec["env"].get("HOME", "/tmp/home")
