@@ -30,6 +30,8 @@ def summary(records, graded_now, elapsed, jobs):
         lines.append(f"{'-' * width}  {'-' * 8}  {'-' * 40}")
         for r in problems:
             detail = r.get("reason") or ""
+            if r["status"] == "failed" and r.get("graded"):
+                detail += f" (graded: {', '.join(r['graded'])})"
             if r.get("flags"):
                 detail = (detail + "; " if detail else "") + "flags: " + ", ".join(r["flags"])
             mark = "" if r["student"] in graded_now else "  (unchanged, not regraded)"
@@ -37,11 +39,11 @@ def summary(records, graded_now, elapsed, jobs):
         lines.append("")
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_status.items()))
     unchanged = len(records) - len(graded_now)
-    lines.append(f"{len(records)} students: {counts}"
+    lines.append(f"{len(records)} student{'s' if len(records) != 1 else ''}: {counts}"
                  + (f" ({unchanged} unchanged, skipped; --force regrades them)" if unchanged else ""))
     if graded_now:
         per = elapsed / len(graded_now)
-        lines.append(f"graded {len(graded_now)} in {elapsed:.1f} s with {jobs} worker(s): "
+        lines.append(f"graded {len(graded_now)} in {elapsed:.1f} s with {min(jobs, len(graded_now))} worker(s): "
                      f"{per:.2f} s per submission")
     return "\n".join(lines)
 

@@ -15,8 +15,9 @@ Where each fact comes from:
 - "needs manual grading": a gradebook grade still waiting for a grader.
 A student with a gradebook submission and no status record is "graded"; a
 student on the gradebook's roster with neither is "missing". A failed
-submission gets no score in any part (blank, not 0): nbgrader drops the whole
-autograded assignment when one notebook cannot be run.
+submission has no total, and no score (blank, not 0) in the parts whose
+notebook could not be graded; the notebooks its status record lists as graded
+keep their scores.
 
 Status precedence for a student: failed > flagged > needs manual grading > graded.
 """
@@ -116,6 +117,19 @@ def _student_status(record, manual_pending):
     return GRADED, ""
 
 
+def _failed_parts(record, parts):
+    """The parts of a failed submission whose scores cannot be trusted.
+
+    The gradebook may hold placeholder grades for a notebook whose grading
+    failed; the status record lists the notebooks that were graded (a student's
+    other notebooks are graded on their own when one fails), and only those count.
+    """
+    if (record or {}).get("status") != FAILED:
+        return set()
+    graded = {Path(name).stem for name in record.get("graded") or []}
+    return {part for part in parts if part not in graded}
+
+
 def collect(course_root, assignment):
     """Read the gradebook and the status records; return a `Grades` with every row."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -156,9 +170,7 @@ def collect(course_root, assignment):
         if record is None and table is None:
             record = {"student": student, "status": MISSING, "reason": "no submission"}
         grades.records[student] = record
-        # A failed submission has no trustworthy score in any part: nbgrader drops the whole
-        # autograded assignment and may leave placeholder grades in the gradebook.
-        failed = set(parts) if (record or {}).get("status") == FAILED else set()
+        failed = _failed_parts(record, parts)
         absent = (record or {}).get("status") == MISSING
         part_score = {part: None if part in failed or absent else 0.0 for part in parts}
         manual_pending = 0

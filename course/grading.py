@@ -21,6 +21,9 @@ own `Autograde` converter, in `jobs` worker processes:
 - Every outcome is recorded with `course.status`: "graded", or "failed" with a
   reason ("A_theory.ipynb: invalid JSON", "kernel died", "timed out", "not
   submitted") and the notebooks without a grade. Never a silent zero.
+- One bad notebook costs only itself: nbgrader drops all of a student's
+  notebooks when one of them fails, so the worker then grades the student's
+  other notebooks one at a time; the record lists which ones were graded.
 - Incremental: each record keeps a hash of the submission and of the source
   assignment; with `force=False` an unchanged student is skipped.
 
@@ -240,8 +243,11 @@ def _save(course_root, assignment, student, old, digest, src_hash, state, reason
 def _record(course_root, assignment, student, result, digest, old, src_hash, log_dir):
     """Decide graded/failed from what nbgrader wrote and logged, and save the record."""
     log_text = result.get("log", "") + ("\n" + result["error"] if result.get("error") else "")
+    retried = result.get("retried") or {}
+    retry_text = "".join(f"\n---- {name} graded on its own ----\n{again['log']}\n{again['error']}"
+                         for name, again in retried.items())
     log_path = log_dir / f"{student}.log"
-    log_path.write_text(log_text)
+    log_path.write_text(log_text + retry_text)
     expected = release_notebooks(course_root, assignment)
     graded_dir = Path(course_root) / "autograded" / student / assignment
     submitted_dir = Path(course_root) / "submitted" / student / assignment
@@ -252,17 +258,36 @@ def _record(course_root, assignment, student, result, digest, old, src_hash, log
                    log=str(log_path.relative_to(course_root)))
     if result.get("success") and not missing:
         return _save(course_root, assignment, student, old, digest, src_hash, "graded", **details)
-    reason = failure_reason(log_text, result.get("error", ""))
-    if result.get("success") or not reason:
-        absent = [name for name in missing if not (submitted_dir / name).exists()]
-        if absent:
-            others = sorted(p.name for p in submitted_dir.glob("*.ipynb") if p.name not in expected)
-            reason = "; ".join(f"{name}: not submitted" for name in absent)
-            if others:
-                reason += f" (found {', '.join(others)})"
-        elif not reason:
-            reason = "not graded (see the log)"
+    reasons = []
+    if not result.get("success"):
+        reasons.append(failure_reason(log_text, result.get("error", "")))
+    for name, again in retried.items():
+        if not again["success"]:
+            reasons.append(failure_reason(again["log"], again["error"]) or f"{name}: not graded")
+    reasons = [reason for reason in reasons if reason]
+    absent = [name for name in missing if not (submitted_dir / name).exists()]
+    if absent:
+        others = sorted(p.name for p in submitted_dir.glob("*.ipynb") if p.name not in expected)
+        reasons.append("; ".join(f"{name}: not submitted" for name in absent)
+                       + (f" (found {', '.join(others)})" if others else ""))
+    reason = "; ".join(reasons) or "not graded (see the log)"
     return _save(course_root, assignment, student, old, digest, src_hash, "failed", reason, **details)
+
+
+def notebooks_to_retry(course_root, assignment, student, result):
+    """After a failed run: the student's other notebooks, to be graded one at a time.
+
+    Only when nbgrader's log names the notebook that failed (an unreadable file,
+    a kernel that died...): that one is not run again, and a failure that is
+    not about one notebook (the gradebook, say) is not retried at all.
+    """
+    reason = failure_reason(result.get("log", ""), result.get("error", "")) or ""
+    named = re.match(r"([^:/]+\.ipynb): ", reason)
+    if not named:
+        return []
+    submitted = Path(course_root) / "submitted" / student / assignment
+    return [name for name in release_notebooks(course_root, assignment)
+            if name != named.group(1) and (submitted / name).is_file()]
 
 
 def _review(course_root, assignment, student, record):
@@ -324,8 +349,9 @@ class _Progress:
             self.bar = tqdm(total=total, unit="student", dynamic_ncols=True, file=sys.stderr,
                             desc="autograde", mininterval=0.2,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                                       "[{elapsed}<{remaining}, {rate_fmt}] {postfix}")
+                                       "[{elapsed}<{remaining}{postfix}]")
             self._postfix()
+            self.bar.refresh()
 
     def _postfix(self):
         left = self.total - self.done - self.failed
@@ -508,6 +534,39 @@ class _SchemaCheckedOnce:
         return getattr(self._module, name)
 
 
+def _reuse_gradebook_engine():
+    """One SQLAlchemy engine per gradebook URL in this process, its tables checked once.
+
+    nbgrader opens a `Gradebook` a dozen times per notebook, and each one
+    creates an engine (so every query is compiled again), lists the tables and
+    runs `create_all` (a query per table) before doing its work. The worker
+    keeps the first engine for a URL (closing a Gradebook still returns its
+    connections) and runs `create_all` once per engine.
+    """
+    import nbgrader.api as api
+    if getattr(api.create_engine, "_course_cached", False):
+        return
+    engines, checked = {}, set()
+    make_engine, create_all = api.create_engine, api.Base.metadata.create_all
+
+    def cached_engine(url, *args, **kwargs):
+        key = (str(url), args, tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = make_engine(url, *args, **kwargs)
+        return engines[key]
+
+    def create_all_once(bind=None, **kwargs):
+        if bind is not None and id(bind) in checked:
+            return
+        create_all(bind=bind, **kwargs)
+        if bind is not None:
+            checked.add(id(bind))
+
+    cached_engine._course_cached = True
+    api.create_engine = cached_engine
+    api.Base.metadata.create_all = create_all_once
+
+
 def _check_schemas_once():
     import nbgrader.nbgraderformat.common as common
     if not isinstance(common.jsonschema, _SchemaCheckedOnce):
@@ -564,6 +623,7 @@ def _worker_main(assignment, index, use_zygote):
     course_root = os.getcwd()
     _sqlite_waits_for_locks()
     _check_schemas_once()
+    _reuse_gradebook_engine()
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps.autogradeapp import AutogradeApp
     from nbgrader.converters import Autograde
@@ -593,12 +653,9 @@ def _worker_main(assignment, index, use_zygote):
             pool = None
     send({"type": "ready", "pid": os.getpid(), "zygote": pool is not None})
 
-    for line in sys.stdin:
-        request = json.loads(line)
-        student = request["student"]
-        app.coursedir.student_id = student
-        started = time.perf_counter()
-        before = pool.forked if pool else 0
+    def grade(student, notebook_id="*"):
+        """One nbgrader Autograde run (all notebooks, or one), again while the gradebook is locked."""
+        app.coursedir.student_id, app.coursedir.notebook_id = student, notebook_id
         for attempt in range(LOCK_RETRIES + 1):
             converter = Autograde(coursedir=app.coursedir, parent=app)
             converter.force = True
@@ -608,13 +665,34 @@ def _worker_main(assignment, index, use_zygote):
                 break
             app.log.warning("database is locked while grading %s: retrying", student)
             time.sleep(1 + attempt)
+        app.coursedir.notebook_id = "*"
+        return result, attempt + 1
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        student = request["student"]
+        started = time.perf_counter()
+        before = pool.forked if pool else 0
+        result, attempts = grade(student)
+        if not result["success"]:
+            # nbgrader drops all of a student's notebooks when one fails: grade the others alone.
+            result["retried"] = {}
+            for name in notebooks_to_retry(course_root, assignment, student, result):
+                again, tries = grade(student, Path(name).stem)
+                attempts += tries
+                result["retried"][name] = {key: again.get(key, "") for key in ("success", "log", "error")}
         result.update(type="result", student=student, seconds=time.perf_counter() - started,
-                      pid=os.getpid(), attempts=attempt + 1,
+                      pid=os.getpid(), attempts=attempts,
                       zygote_kernels=(pool.forked - before) if pool else 0,
                       zygote_notes=pool.notes if pool else [])
         send(result)
     if pool is not None:
         pool.close()
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    app.log.info("worker %d: CPU %.1f s in the worker, %.1f s in zygotes and kernels; %s kernels forked, "
+                 "%s started the usual way", index, me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime,
+                 pool.forked if pool else 0, pool.started_normally if pool else "all")
     return 0
 
 

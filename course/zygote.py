@@ -104,6 +104,11 @@ def _serve(sock, preload):
     # that did the imports itself would have them in its environment.
     imported_env = {key: value for key, value in os.environ.items()
                     if initial_env.get(key) != value and key != "MPLBACKEND"}
+    # What was imported lives as long as the kernel anyway: keep the children's
+    # garbage collector from walking (and so copying) it.
+    import gc
+    gc.collect()
+    gc.freeze()
     # Forking is only safe from a process with no other Python thread.
     threads = threading.active_count()
     _send(sock, {"ready": threads == 1, "pid": os.getpid(), "loaded": loaded,

@@ -255,18 +255,25 @@ def test_rest_of_a_submission_is_graded(run_bc):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="course/grading.py grades a student's notebooks in one nbgrader run: one "
-                          "notebook that cannot be read fails them all (see the sandbox report)",
-                   strict=False)
-def test_invalid_notebook_costs_only_that_notebook(run_bc):
-    assert run_bc.cell_scores("invalid_json", "C_conceptual") == run_bc.cell_scores("ref", "C_conceptual")
+@pytest.mark.parametrize("student", ["invalid_json", "os_exit_b"])
+def test_a_notebook_that_fails_costs_only_itself(run_bc, student):
+    """nbgrader drops all of a student's notebooks when one fails; we grade the others alone."""
+    record = run_bc.records[student]
+    assert record["status"] == "failed" and record["graded"] == [C], record
+    assert record["notebooks"] == [B], record
+    assert run_bc.cell_scores(student, "C_conceptual") == run_bc.cell_scores("ref", "C_conceptual")
+    row, ref_row = run_bc.export[student], run_bc.export["ref"]
+    assert row["C_conceptual"] == ref_row["C_conceptual"] and row["B_coding"] is None, row
+    assert row["total"] is None, row
+    line = next((l for l in run_bc.summary.splitlines() if l.startswith(student + " ")), "")
+    assert f"graded: {C}" in line, run_bc.summary[-2000:]
 
 
 @pytest.mark.slow
 def test_feedback_of_the_catalogue_is_sealed(run_a):
     written, leaked = feedback.generate(run_a.root, ASSIGNMENT, log=lambda *a: None)
     assert not leaked, {str(p): found[:3] for p, found in leaked.items()}
-    graded = {s for s, r in run_a.records.items() if r["status"] != "failed"}
+    graded = {s for s, r in run_a.records.items() if r.get("graded")}
     assert {p.parent.parent.name for p in written} == graded
 
 

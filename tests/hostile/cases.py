@@ -349,6 +349,8 @@ CATALOGUE_BC = [
     Case("pretend_float", "an object that pretends to be a float",
          _bc({"b1_relerr_answer": PRETENDING_RELERR}), "like:zero_relerr", flag="pretends to be a value"),
     Case("invalid_json", "invalid JSON", _broken_json, "failed", reason=("B_coding.ipynb", "JSON")),
+    Case("os_exit_b", "os._exit(0) in one notebook of two", _bc({"b1_neuron_answer": OS_EXIT}), "failed",
+         flag="stops the kernel", reason=("B_coding.ipynb", "exit", "b1_neuron_answer")),
     Case("missing_nb", "a notebook missing", lambda course: {C: course.reference(C)}, "failed",
          reason=("B_coding.ipynb", "not submitted")),
     Case("renamed_nb", "a notebook renamed", _renamed, "failed",
