@@ -383,15 +383,17 @@ print(json.dumps(found))
 '''
 
 
-def run_in_sandboxed_kernel(tmp_path, code):
+def run_in_sandboxed_kernel(tmp_path, code, secret_dir=None):
+    """Run `code` in a sandboxed kernel whose protected course root is `secret_dir`."""
     import asyncio
 
-    secret_dir = tmp_path / "course"
-    work = secret_dir / "autograded" / "s" / ASSIGNMENT
+    secret_dir = secret_dir or tmp_path / "course"
+    work = (tmp_path / "course" if secret_dir == tmp_path / "course" else tmp_path) / "autograded" / "s" / ASSIGNMENT
     work.mkdir(parents=True)
     (work / "mine.txt").write_text("mine")
-    (secret_dir / "gradebook.db").write_text("grades")
     secret = secret_dir / "gradebook.db"
+    if not secret.exists():
+        secret.write_text("grades")
 
     async def go():
         km = sandbox.SandboxedKernelManager(kernel_name="python3")
@@ -414,6 +416,26 @@ def run_in_sandboxed_kernel(tmp_path, code):
     errors = [m["content"] for m in collected if m["msg_type"] == "error"]
     assert not errors, errors
     return mode, json.loads(text.strip().splitlines()[-1])
+
+
+def test_kernel_runs_when_the_venv_and_course_live_in_the_course_root(tmp_path):
+    """`make autograde` in the repository: the protected course root holds `course/` (and
+    `.venv`, under make): the kernel must still import them, and still not see the rest."""
+    code = PROBE.replace("print(json.dumps(found))", "import course, numpy\n"
+                         "found['course'] = os.path.dirname(course.__file__)\n"
+                         "found['prefix'] = sys.prefix\nprint(json.dumps(found))")
+    had_gradebook = (REPO / "gradebook.db").exists()
+    try:
+        mode, found = run_in_sandboxed_kernel(tmp_path, code, secret_dir=REPO)
+    finally:
+        if not had_gradebook:
+            (REPO / "gradebook.db").unlink(missing_ok=True)
+    assert found["course"] == str(REPO / "course"), found
+    assert found["cwd_files"] == ["mine.txt"]
+    if not isolated():
+        pytest.skip(f"isolation unavailable here ({mode}): the course root is not hidden")
+    assert found["repo_source"] == "FileNotFoundError", found
+    assert found["secret"] == "FileNotFoundError", found
 
 
 def test_sandboxed_kernel_limits_and_isolation(tmp_path):
