@@ -397,6 +397,7 @@ class SandboxedExecute(Execute):
         self._flood = {}
         self._events = []
         self._guard_token = None
+        self._checked_since_student_code = False
         self._current = None
         self._nbgrader = dict((resources or {}).get("nbgrader") or {})
         try:
@@ -467,7 +468,7 @@ class SandboxedExecute(Execute):
         graded = bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade")) and cell.cell_type == "code"
         if self.guard and cell.cell_type == "code" and self._guard_token is None:
             self._guard_setup()
-        if graded:
+        if graded and not self._checked_since_student_code:
             self._around_test(cell, before=True)
         self._graded = graded
         try:
@@ -475,7 +476,14 @@ class SandboxedExecute(Execute):
         finally:
             self._graded = False
         if graded:
-            self._around_test(cell, before=False)
+            # Test cells often follow each other: when the next code cell is one too, this
+            # check (with its restore) also serves as that cell's check before, and the
+            # warnings stay quiet in between.
+            next_graded = self._next_code_cell_is_graded(index)
+            self._around_test(cell, before=False, keep_quiet=next_graded)
+            self._checked_since_student_code = next_graded
+        else:
+            self._checked_since_student_code = False
         if graded:
             errors_first(cell)
         return cell, resources
@@ -581,10 +589,16 @@ class SandboxedExecute(Execute):
             self._events.append({"kind": "guard_unavailable"})
             self._guard_token = False
 
-    def _around_test(self, cell, before):
+    def _next_code_cell_is_graded(self, index):
+        for cell in self.nb.cells[index + 1:]:
+            if cell.cell_type == "code":
+                return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+        return False
+
+    def _around_test(self, cell, before, keep_quiet=False):
         """One silent request before and after a graded cell: the guard, and quiet warnings."""
         code = ""
-        if self.quiet_warnings:
+        if self.quiet_warnings and not keep_quiet:
             code += QUIET_WARNINGS if before else LOUD_WARNINGS
         if not (self.guard and self._guard_token):
             if code:

@@ -453,3 +453,35 @@ def test_sandboxed_kernel_limits_and_isolation(tmp_path):
     assert found["parent"] == [ASSIGNMENT], found  # no other student's folder
     assert found["network"] != "open", found
     assert found["pid"] == 2, found
+
+
+def test_guard_restores_what_was_replaced_and_notices_its_own_removal():
+    """The in-kernel guard, run here in-process: it names and puts back replaced functions,
+    and a student who deletes its store is reported, not silently unguarded."""
+    import builtins
+    import numpy as np
+    import sympy as sp
+
+    token, namespace = integrity.new_token(), {}
+    exec(integrity.guard_setup_code(token), namespace)
+    check = integrity.guard_check_code(token, restore=True)
+    result = lambda: integrity.parse_guard_result(repr(eval(integrity.guard_result_expression(token), namespace)))
+    try:
+        exec(check, namespace)
+        assert result() == []
+        allclose, equals, absolute = np.allclose, sp.Expr.equals, builtins.abs
+        np.allclose = lambda *args, **kwargs: True
+        sp.Expr.equals = lambda *args: True
+        builtins.abs = lambda x: 0
+        sp.Basic.always = lambda self: True
+        exec(check, namespace)
+        changed = result()
+        assert np.allclose is allclose and sp.Expr.equals is equals and builtins.abs is absolute
+        assert not hasattr(sp.Basic, "always")
+        assert {"numpy.allclose", "sympy.core.expr.Expr.equals", "builtins.abs",
+                "sympy.core.basic.Basic.always (added)"} <= set(changed), changed
+        del sys.modules[token]
+        exec(check, namespace)
+        assert result() == [integrity.GUARD_REMOVED]
+    finally:
+        sys.modules.pop(token, None)
