@@ -213,6 +213,13 @@ def reset_grades(root):
         shutil.rmtree(root / name, ignore_errors=True)
 
 
+def graded_notebooks(root, assignment):
+    """{student: {notebook stem}} of the notebooks that have an autograded file."""
+    folder = root / "autograded"
+    return {s.name: {p.stem for p in (s / assignment).glob("*.ipynb")}
+            for s in folder.iterdir()} if folder.is_dir() else {}
+
+
 def graded_students(root, assignment, names):
     folder = root / "autograded"
     return sorted(s for s in (p.name for p in folder.iterdir()) if all(
@@ -346,17 +353,29 @@ def nbconvert_cost(root, assignment, env, repeats=3):
             "notebooks": [Path(p).name for p in notebooks]}
 
 
-def compare(stock, ours):
-    """Cells whose scores differ: [(student, notebook, grade_id, stock, ours)]."""
-    diffs = []
+def compare(stock, ours, stock_graded, ours_graded):
+    """Cells whose scores differ: [(student, notebook, grade_id, stock, ours)], and the
+    notebooks only ours graded [(student, notebook)].
+
+    Only notebooks with an autograded file count: a failed run leaves placeholder
+    grades in the gradebook. Stock nbgrader drops all of a student's notebooks
+    when one fails, ours grades the others alone; those are listed, not differences.
+    """
+    diffs, only_ours = [], []
     for student in sorted(set(stock) | set(ours)):
         a, b = stock.get(student, {}), ours.get(student, {})
+        done_a, done_b = stock_graded.get(student, set()), ours_graded.get(student, set())
         for nb in sorted(set(a) | set(b)):
-            x, y = a.get(nb, {}), b.get(nb, {})
+            if nb not in done_a and nb not in done_b:
+                continue
+            if nb in done_b and nb not in done_a and not done_a:
+                only_ours.append((student, nb))
+                continue
+            x, y = (a.get(nb, {}) if nb in done_a else {}), (b.get(nb, {}) if nb in done_b else {})
             for gid in sorted(set(x) | set(y)):
                 if x.get(gid) != y.get(gid):
                     diffs.append((student, nb, gid, x.get(gid), y.get(gid)))
-    return diffs
+    return diffs, only_ours
 
 
 def load_average():
@@ -405,7 +424,7 @@ def main(argv=None):
     }
     roots = {"stock": stock_root, "ours": ours_root}
     results = {name: {"runs": [], "exit_codes": [], "memory": []} for name in commands}
-    scores, graded = {}, {}
+    scores, graded, notebooks_graded = {}, {}, {}
     consistent = True
     for run in range(options.runs):
         for name in ("stock", "ours"):
@@ -420,6 +439,7 @@ def main(argv=None):
                 consistent = False
             scores[name] = table
             graded[name] = graded_students(roots[name], options.assignment, names)
+            notebooks_graded[name] = graded_notebooks(roots[name], options.assignment)
             print(f"bench: run {run + 1} {name:5s} {wall:7.1f} s  exit {code}  "
                   f"peak {memory['peak_pss_mib']:.0f} MiB PSS / {memory['peak_rss_mib']:.0f} MiB RSS",
                   flush=True)
@@ -437,12 +457,14 @@ def main(argv=None):
                 with open(root / "nbgrader_config.py", "a") as handle:
                     handle.write("\n# bench ablation\n" + extra_config)
             wall, code, memory = timed_run(command, root, env, base / f"{label}.log")
-            same = not compare(scores["stock"], grading.scores(root, options.assignment))
+            same = not compare(scores["stock"], grading.scores(root, options.assignment),
+                               notebooks_graded["stock"], graded_notebooks(root, options.assignment))[0]
             ablation[label] = {"seconds": round(wall, 2), "exit_code": code, "same_scores": same,
                                "peak_pss_mib": memory["peak_pss_mib"], "cpu_s": memory["cpu_s"]}
             print(f"bench: {label:29s} {wall:7.1f} s  same scores: {same}", flush=True)
 
-    diffs = compare(scores["stock"], scores["ours"])
+    diffs, only_ours = compare(scores["stock"], scores["ours"], notebooks_graded["stock"],
+                               notebooks_graded["ours"])
     cells = sum(len(g) for nbs in scores["stock"].values() for g in nbs.values())
     failed = {name: sorted(set(roster) - set(graded[name])) for name in roots}
     records = json.loads(json.dumps(grading.status.load_all(ours_root, options.assignment)))
@@ -482,6 +504,7 @@ def main(argv=None):
         "ratio_stock_over_ours": round(stock_median / ours_median, 2),
         "same_scores": not diffs and failed["stock"] == failed["ours"],
         "cells_compared_per_run": cells, "score_differences": diffs[:50],
+        "notebooks_only_ours_graded": only_ours,
         "scores_stable_across_runs": consistent,
         "nbconvert_execute_reference": nbconvert,
         "floor": {"total_s": round(floor_total, 2), "cpu_s": round(floor_cpu, 2),
@@ -523,6 +546,9 @@ def main(argv=None):
     print(f"same grades      {ok(not diffs)} ({cells} cells per run; failed submissions: "
           f"stock {len(failed['stock'])}, ours {len(failed['ours'])}, "
           f"{'same' if failed['stock'] == failed['ours'] else 'DIFFERENT'} students)")
+    if only_ours:
+        print(f"                 + {len(only_ours)} notebook(s) of failed students that stock nbgrader "
+              f"dropped and ours graded on their own")
     if nbconvert.get("seconds") is not None:
         print(f"nbconvert        {nbconvert['seconds']:.1f} s to execute the {len(names)} reference notebooks")
     print(f"floor            {floor_total:.1f} s of cells in {floor_count} graded notebooks "
