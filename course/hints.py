@@ -45,7 +45,8 @@ KINDS = {
     "missing_mask": "The activation's derivative is missing from the recurrence.",
     "missing_mean": "Off by the batch size: the loss is the MEAN over the batch (divide by m).",
     "extra_mean": "Divided by the batch size once too often.",
-    "wrong_axis": "Reduced over the wrong axis: biases collect the gradient over the examples.",
+    "wrong_axis": "Reduced over the wrong axis (or over every axis): find the axis that runs over the examples; "
+                  "biases collect the gradient over the examples, a softmax normalises each example on its own.",
     "wrong_shape": "The shape is not the one asked for.",
     "mutates_input": "The function changed one of its input arrays; work on copies.",
     "unstable": "Not numerically stable for large inputs: shift by the maximum (or clip) before exponentiating.",
@@ -65,6 +66,8 @@ KINDS = {
     "missing_floor": "When both values are zero the ratio is 0/0: the denominator needs a small floor.",
     "asymmetric_error": "The relative error must treat its two arguments alike (swapping them must not change it).",
     "mean_not_max": "Report the largest entrywise error, not an average: one bad entry must show.",
+    "missing_abs": "Negative entries are not handled: the denominator must add the sizes of the entries, whatever their signs.",
+    "wrong_floor": "The floor of the denominator is not the one asked for: check its value and that it is a lower bound, not an offset.",
     "wrong_denominator": "The difference quotient is divided by the wrong distance: how far apart are the two points?",
     "applied_to_input": "The derivative formula is applied to the input z where the activation belongs.",
     "softmax_axis": "Normalised over the wrong axis: each column (one example) must sum to 1.",

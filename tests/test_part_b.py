@@ -143,6 +143,26 @@ MISTAKES = [
     ("wrong4", "b5_plot_answer",
      [("    return fig", "    return ax_log")],
      {"b5_plot": "not_a_figure"}, set()),
+    # ---------------------------------------------------------------- wrong5
+    ("wrong5", "b1_sigmoid_answer",
+     [("    return s * (1.0 - s)", "    return z * (1.0 - z)")],
+     {"b1_sigmoid_derivative": "applied_to_input"}, set()),       # caught by the visible check
+    ("wrong5", "b1_relerr_answer",
+     [("np.maximum(np.abs(a) + np.abs(b), 1e-12)", "np.abs(a) + np.abs(b) + 1e-12")],
+     {"b1_relative_error": "wrong_floor"}, set()),
+    ("wrong5", "b2_activations_answer",
+     [("    return (np.asarray(z) > 0).astype(float)", "    return (np.asarray(z) >= 0).astype(float)")],
+     {"b2_relu": "wrong_mask"}, set()),                            # relu'(0) must be 0
+    ("wrong5", "b3_numerical_answer",
+     [("grad[index] = (f_plus - f_minus) / (2.0 * eps)", "grad[index] = (f_plus - f_minus) / eps")],
+     {"b3_numerical_gradient": "wrong_denominator"}, set()),      # caught by the visible check
+    ("wrong5", "b4_tensor_answer",
+     [("            self.grad += (self.data > 0) * out.grad", "            self.grad = (self.data > 0) * out.grad")],
+     {"b4_backward": "overwrite_not_accumulate"}, set()),
+    ("wrong5", "b5_plot_answer",
+     [("    fig, (ax_linear, ax_log) = plt.subplots(1, 2, figsize=(11, 4), layout=\"constrained\")",
+       "    fig, ax_linear = plt.subplots(figsize=(6, 4))\n    ax_log = ax_linear")],
+     {"b5_plot": "wrong_panels"}, set()),                          # caught by the visible check
 ]
 
 STUDENTS = sorted({student for student, *_ in MISTAKES})

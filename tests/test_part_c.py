@@ -82,6 +82,9 @@ return float(np.mean(s * (1 - s)))"""),
         "c4_kl_answer": _fn("kl_divergence(p, q)", """
 m = p > 0
 return float(np.sum(p[m] * np.log(q[m] / p[m])))"""),
+        "c4_cross_entropy_answer": _fn("cross_entropy(p, q)", """
+m = p > 0
+return float(np.sum(p[m] * np.log(q[m])))"""),
     },
 }
 
@@ -138,7 +141,7 @@ EXPECTED_FAILURES = {
         "c2_batch_normalize": "mutates_input", "c2_mean_sigmoid_grad": "unstable",
         "c3_statements": "picked_false_statement",
         "c4_gaussian_nll": "sigma_not_variance", "c4_kl_divergence": "sign_error",
-        "c4_identity": None,
+        "c4_cross_entropy": "sign_error", "c4_identity": None,
     },
 }
 MISTAKES = [(student, gid, kind) for student, cells in EXPECTED_FAILURES.items()
