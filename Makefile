@@ -76,7 +76,7 @@ grader-audit: venv
 	$(PY) tools/grader_audit.py
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-quick: venv
 	$(PY) -m pytest -q -m "not slow"
