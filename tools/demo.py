@@ -19,7 +19,7 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 
-from course import grading, status, submissions  # noqa: E402
+from course import grading, submissions  # noqa: E402
 import demo_class  # noqa: E402
 
 
@@ -126,25 +126,20 @@ def run_module(module, assignment):
 
 
 def print_table(assignment):
-    table = grading.scores(REPO, assignment)
-    records = status.load_all(REPO, assignment)
-    parts = sorted({nb for notebooks in table.values() for nb in notebooks})
+    """The grades export (`course.grades`): a part that could not be graded is "-", never 0."""
+    from course import grades
+
+    collected = grades.collect(REPO, assignment)
+    parts = collected.parts
     header = f"{'student':<22}" + "".join(f"{p:>15}" for p in parts) + f"{'total':>10}  status"
     print(header)
     print("-" * len(header))
-    for student in sorted(table):
-        cells, total, maximum = [], 0.0, 0.0
-        for part in parts:
-            grades = table[student].get(part, {})
-            score = sum(s or 0.0 for s, _ in grades.values())
-            best = sum(m for _, m in grades.values())
-            total, maximum = total + score, maximum + best
-            cells.append(f"{score:>7.1f} / {best:<5.0f}")
-        record = records.get(student, {})
-        state = record.get("status", "graded")
-        if record.get("reason"):
-            state += f" ({record['reason'][:60]})"
-        print(f"{student:<22}" + "".join(cells) + f"{total:>6.1f}/{maximum:<3.0f}  {state}")
+    for row in collected.students:
+        cells = [f"{'-' if row[p] is None else format(row[p], '.1f'):>7} / {collected.part_max[p]:<5.0f}"
+                 for p in parts]
+        total = "-" if row["total"] is None else f"{row['total']:.1f}"
+        state = row["status"] + (f" ({row['reason'][:70]})" if row["reason"] else "")
+        print(f"{row['student']:<22}" + "".join(cells) + f"{total:>6}/{row['max']:<3.0f}  {state}")
 
 
 if __name__ == "__main__":
