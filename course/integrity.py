@@ -52,7 +52,7 @@ def new_token():
 
 
 _GUARD_SETUP = r'''
-def __course_guard_setup(token, removed):
+def __course_guard_setup(token):
     import sys, types, builtins, importlib, operator
     wanted = ["builtins", "math", "operator", "functools", "numpy", "numpy.testing", "numpy.linalg",
               "sympy", "course"]
@@ -94,9 +94,9 @@ def __course_guard_setup(token, removed):
                     if callable(item) or hasattr(type(item), "__get__"):
                         watched.setdefault(id(value), (value, value.__dict__, label, {}))[3][attr] = item
                 class_keys.append((value, label, value.__dict__, frozenset(value.__dict__)))
-    # One C-level lookup per namespace (itemgetter) and one identity comparison per
-    # attribute (map(is_)): a check costs about a millisecond, not a Python loop over
-    # ~30 000 attributes, and it runs twice per graded cell.
+    # One C-level lookup per namespace (itemgetter) and an identity comparison per
+    # attribute (map(is_)): ~10 ms for ~30 000 attributes. The function stays in the
+    # kernel, so each check is a two-line request that costs no parsing.
     groups = []
     for owner, space, label, originals in watched.values():
         keys, values = tuple(originals), tuple(originals.values())
@@ -108,6 +108,7 @@ def __course_guard_setup(token, removed):
     missing = object()
     ignored = ("__slotnames__", "__annotations__", "__abstractmethods__", "_abc_impl")
 
+    # Bound now, as defaults: replacing a builtin or operator.is_ later cannot blind the check.
     def check(restore, sys_modules=sys.modules, is_=operator.is_, all=all, map=map, zip=zip,
               set=set, any=any, setattr=setattr, delattr=delattr, callable=callable,
               hasattr=hasattr, type=type, Exception=Exception, KeyError=KeyError, modules=store.modules):
@@ -151,11 +152,10 @@ def __course_guard_setup(token, removed):
         return changed
 
     store.check = check
-    store.removed = removed
     store.size = sum(len(group[3]) for group in groups)
     sys.modules[token] = store
     return store.size
-__course_guard_setup(%(token)r, %(removed)r)
+__course_guard_setup(%(token)r)
 del __course_guard_setup
 '''
 
@@ -171,7 +171,7 @@ except Exception:
 
 
 def guard_setup_code(token):
-    return _GUARD_SETUP % {"token": token, "removed": GUARD_REMOVED}
+    return _GUARD_SETUP % {"token": token}
 
 
 def guard_ready_expression(token):
