@@ -377,21 +377,27 @@ def ignore_interrupts():
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def _limited(spec):
-    """Fork: the parent supervises and exits like the kernel; the child returns."""
-    ignore_interrupts()
-    grader = os.getppid()
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
-    log, status, events = open_outputs(spec)
+def fork_kernel(spec, log, status, events, reap_all, parent=None):
+    """Fork: the child returns its log fd (it becomes the kernel); the parent supervises it,
+    records how it ended, and exits the same way."""
     pid = os.fork()
     if pid == 0:
         os.close(status)
         os.close(events)
         return log
     os.close(log)
-    wait_status = supervise(pid, kill_descendants, spec, events, parent=grader)
+    wait_status = supervise(pid, reap_all, spec, events, parent=parent)
     write_status(status, describe_exit(wait_status))
     exit_like(wait_status)
+
+
+def _limited(spec):
+    """Fork: the parent supervises and exits like the kernel; the child returns."""
+    ignore_interrupts()
+    grader = os.getppid()
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    log, status, events = open_outputs(spec)
+    return fork_kernel(spec, log, status, events, kill_descendants, parent=grader)
 
 
 # ---------------------------------------------------------------- isolated mode
@@ -572,15 +578,7 @@ def _isolated(spec):
         os.write(log, f"sandbox setup failed: {error!r}\n".encode())
         write_status(status, {"setup_error": repr(error)})
         os._exit(126)
-    pid = os.fork()
-    if pid == 0:
-        os.close(status)
-        os.close(events)
-        return log
-    os.close(log)
-    wait_status = supervise(pid, kill_namespace, spec, events)
-    write_status(status, describe_exit(wait_status))
-    exit_like(wait_status)
+    return fork_kernel(spec, log, status, events, kill_namespace)
 
 
 def kill_namespace():
