@@ -31,6 +31,7 @@ import errno
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import sys
@@ -290,6 +291,7 @@ def supervise(kernel_pid, reap_all, spec, events, parent=None):
     limit = 0 if spec.get("no_processes") else int(spec.get("max_children") or 0)
     poll = bool(limit) or parent is not None
     interval = 0.05 if limit and spec["mode"] == "isolated" else 0.25
+    kernel_exit = exit_notice(kernel_pid) if poll else None
     while True:
         try:
             pid, wait_status = os.waitpid(-1, os.WNOHANG if poll else 0)
@@ -302,7 +304,7 @@ def supervise(kernel_pid, reap_all, spec, events, parent=None):
             return wait_status
         if pid:
             continue
-        time.sleep(interval)
+        wait_for_exit(kernel_exit, interval)
         if parent is not None and os.getppid() != parent:
             orphaned(kernel_pid, reap_all)
         if limit:
@@ -314,6 +316,26 @@ def supervise(kernel_pid, reap_all, spec, events, parent=None):
                     except (ProcessLookupError, PermissionError):
                         pass
                 note(events, {"kind": "process_bomb", "killed": len(extra), "limit": limit})
+
+
+def exit_notice(pid):
+    """A file descriptor that becomes readable when `pid` exits (None if the system has none)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def wait_for_exit(notice, seconds):
+    """Sleep `seconds`, or less if the process behind `notice` exits first: the grader
+    waits for a kernel's supervisors at every shutdown, so they must not oversleep."""
+    if notice is None:
+        time.sleep(seconds)
+        return
+    try:
+        select.select([notice], [], [], seconds)
+    except InterruptedError:
+        pass
 
 
 def orphaned(child, reap_all=None):
@@ -555,6 +577,7 @@ def _isolated(spec):
     if init:
         # the outer process: wait for the namespace's init and exit like it; if the grader
         # dies first, kill init, and with it everything in the namespace
+        init_exit = exit_notice(init)
         while True:
             try:
                 pid, wait_status = os.waitpid(init, os.WNOHANG)
@@ -562,7 +585,7 @@ def _isolated(spec):
                 continue
             if pid:
                 break
-            time.sleep(0.25)
+            wait_for_exit(init_exit, 0.25)
             if os.getppid() != grader:
                 orphaned(init)
         exit_like(wait_status)

@@ -549,20 +549,28 @@ def _ready_client_class():
 
         jupyter_client's version, after the kernel_info reply, waits until the
         IOPub channel has been silent for 0.2 s (0.2-0.4 s per kernel). The
-        kernel publishes "idle" for our kernel_info request after everything it
-        published before; once that arrives IOPub is connected and drained. If
-        it does not arrive (IOPub joined late), ask again, as jupyter_client does.
+        kernel publishes "idle" for each kernel_info request after everything
+        it published before; once one of those arrives, IOPub is connected and
+        drained. A subscription takes a moment to reach the kernel, so the
+        first "idle" is often published before anyone listens: then ask again
+        soon (a kernel_info request costs the kernel about a millisecond)
+        instead of waiting long for a message that was never delivered.
         """
+
+        #: how long to listen for the "idle" before asking again
+        ask_again_after = 0.02
 
         async def wait_for_ready(self, timeout=None):
             deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            asked = set()
             while True:
                 msg_id = self.kernel_info()
+                asked.add(msg_id)
                 reply = None
                 try:
                     while reply is None:
                         msg = await self.shell_channel.get_msg(timeout=1)
-                        if msg["parent_header"].get("msg_id") == msg_id:
+                        if msg["parent_header"].get("msg_id") in asked:
                             reply = msg
                 except Exception:  # queue.Empty: no reply yet
                     pass
@@ -570,9 +578,9 @@ def _ready_client_class():
                     self._handle_kernel_info_reply(reply)
                     try:
                         while True:
-                            msg = await self.iopub_channel.get_msg(timeout=0.5)
+                            msg = await self.iopub_channel.get_msg(timeout=self.ask_again_after)
                             if (msg["msg_type"] == "status"
-                                    and msg["parent_header"].get("msg_id") == msg_id
+                                    and msg["parent_header"].get("msg_id") in asked
                                     and msg["content"].get("execution_state") == "idle"):
                                 return
                     except Exception:  # queue.Empty: IOPub not connected yet
