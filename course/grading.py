@@ -645,10 +645,7 @@ def _worker_main(assignment, index, use_zygote):
         from . import zygote
         pool = zygote.ZygotePool(_preload_modules(course_root, assignment), cwd=course_root,
                                  base_env=dict(os.environ, NBGRADER_EXECUTION="autograde"))
-        if zygote.install(pool):
-            # the kernel manager's client waits for the kernel's "idle", not for 0.2 s of quiet
-            app.config.AsyncKernelManager.client_factory = "course.zygote.ReadyClient"
-        else:
+        if not zygote.install(pool):
             app.log.warning("a kernel provisioner is configured: kernels start the usual way")
             pool = None
     send({"type": "ready", "pid": os.getpid(), "zygote": pool is not None})

@@ -31,6 +31,7 @@ The grading driver calls, after it has saved the student's status record:
 and, for a student whose notebook could not be graded, may ask
 `failure_reason(course_root, assignment, student)` for the precise reason.
 """
+import ast
 import json
 import re
 import secrets
@@ -51,12 +52,12 @@ def new_token():
     return "_course_guard_" + secrets.token_hex(8)
 
 
-_GUARD_SETUP = r'''
-def __course_guard_setup(token):
-    import sys, types, builtins, importlib, operator
+_GUARD_SETUP = r"""
+def __course_guard_setup(token, watch, quiet):
+    import sys, types, builtins, importlib, operator, warnings
     wanted = ["builtins", "math", "operator", "functools", "numpy", "numpy.testing", "numpy.linalg",
               "sympy", "course"]
-    for name in wanted:
+    for name in wanted if watch else ():
         try:
             importlib.import_module(name)
         except Exception:
@@ -64,7 +65,7 @@ def __course_guard_setup(token):
     prefixes = ("numpy", "sympy", "course", "mpmath")
     singles = ("builtins", "math", "operator", "functools", "cmath", "numbers")
     modules = {name: module for name, module in list(sys.modules.items())
-               if isinstance(module, types.ModuleType)
+               if watch and isinstance(module, types.ModuleType)
                and (name in singles or name.split(".")[0] in prefixes)}
     # names the kernel itself rebinds (ipykernel swaps input() for every request)
     interactive = {"input", "raw_input", "exit", "quit", "help", "copyright", "credits", "license",
@@ -95,8 +96,7 @@ def __course_guard_setup(token):
                         watched.setdefault(id(value), (value, value.__dict__, label, {}))[3][attr] = item
                 class_keys.append((value, label, value.__dict__, frozenset(value.__dict__)))
     # One C-level lookup per namespace (itemgetter) and an identity comparison per
-    # attribute (map(is_)), no Python loop per attribute. The function stays in the
-    # kernel, so each check is a two-line request that costs no parsing.
+    # attribute (map(is_)), no Python loop per attribute.
     groups = []
     for owner, space, label, originals in watched.values():
         keys, values = tuple(originals), tuple(originals.values())
@@ -105,6 +105,7 @@ def __course_guard_setup(token):
     store = types.ModuleType(token)
     store.modules = dict(modules)
     store.result = []
+    store.log = []
     missing = object()
     ignored = ("__slotnames__", "__annotations__", "__abstractmethods__", "_abc_impl")
 
@@ -151,35 +152,95 @@ def __course_guard_setup(token):
         store.result = changed
         return changed
 
+    # IPython runs these around every cell. The grader tags the execute request of a graded
+    # cell with an id that starts with the secret token; no other cell can carry one.
+    # Before a graded cell (unless only graded cells ran since the last check): check and
+    # restore, and silence warnings (stderr would cost the cell its points). After it: check
+    # again; a change made while the tests ran makes the cell worthless. Every check is
+    # logged; the grader reads the log once, after the last cell.
+    state = {"checked": False, "filters": None}
+    prefix = token + ":"
+    log = store.log
+
+    def graded(info, str=str, isinstance=isinstance, getattr=getattr):
+        cell_id = getattr(info, "cell_id", None)
+        return cell_id if isinstance(cell_id, str) and cell_id.startswith(prefix) else None
+
+    def before_cell(info, list=list, Exception=Exception):
+        try:
+            cell_id = graded(info)
+            if cell_id is None:
+                state["checked"] = False
+                if state["filters"] is not None:  # student code warns as usual
+                    warnings.filters[:] = state["filters"]
+                    warnings._filters_mutated()
+                    state["filters"] = None
+                return
+            if watch and not state["checked"]:
+                log.append([cell_id, "before", check(True)])
+            if quiet and state["filters"] is None:
+                state["filters"] = list(warnings.filters)
+                warnings.simplefilter("ignore")
+            # our after-hook last, after any hook the student's code registered
+            hooks = shell.events.callbacks["post_run_cell"]
+            if hooks and hooks[-1] is not after_cell and after_cell in hooks:
+                hooks.remove(after_cell)
+                hooks.append(after_cell)
+        except Exception:
+            pass
+
+    def after_cell(result, getattr=getattr, Exception=Exception):
+        try:
+            cell_id = graded(getattr(result, "info", None))
+            if cell_id is not None and watch:
+                log.append([cell_id, "after", check(True)])
+                state["checked"] = True
+        except Exception:
+            pass
+
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except Exception:
+        shell = None
+    if shell is not None:
+        shell.events.register("pre_run_cell", before_cell)
+        shell.events.register("post_run_cell", after_cell)
     store.check = check
+    store.hooked = shell is not None
     store.size = sum(len(group[3]) for group in groups)
     sys.modules[token] = store
     return store.size
-__course_guard_setup(%(token)r)
+__course_guard_setup(%(token)r, %(watch)r, %(quiet)r)
 del __course_guard_setup
-'''
+"""
 
-# Sent before and after every graded cell: short, so that the kernel spends no
-# time tokenizing it. A missing store (the student removed it) reads as GUARD_REMOVED.
-_GUARD_CHECK = r'''
+# A check on request (the tests use it; the grader relies on the hooks).
+_GUARD_CHECK = r"""
 try:
     __import__("sys").modules[%(token)r].result = None
     __import__("sys").modules[%(token)r].check(%(restore)r)
 except Exception:
     pass
-'''
+"""
 
 
-def guard_setup_code(token):
-    return _GUARD_SETUP % {"token": token}
+def guard_setup_code(token, watch=True, quiet=True):
+    """Install the guard in the kernel: `watch` the checking stack, `quiet` warnings in graded cells."""
+    return _GUARD_SETUP % {"token": token, "watch": bool(watch), "quiet": bool(quiet)}
 
 
-def guard_ready_expression(token):
-    return f"__import__('sys').modules[{token!r}].size"
+def graded_cell_id(token, index):
+    """The id the grader gives the execute request of graded cell `index`."""
+    return f"{token}:{index}"
 
 
 def guard_check_code(token, restore=True):
     return _GUARD_CHECK % {"token": token, "restore": bool(restore)}
+
+
+def guard_ready_expression(token):
+    return f"__import__('sys').modules[{token!r}].size"
 
 
 def guard_result_expression(token):
@@ -189,12 +250,36 @@ def guard_result_expression(token):
             f"if getattr({store}, 'result', None) is not None else [{GUARD_REMOVED!r}])")
 
 
+def guard_log_expression(token):
+    """The guard's log ([[cell id, "before" or "after", [replaced names]], ...]) as JSON;
+    null when the guard's store is gone."""
+    store = f"__import__('sys').modules.get({token!r})"
+    return (f"__import__('json').dumps([[str(c), str(p), [str(n)[:200] for n in list(r)[:20]]] "
+            f"for c, p, r in getattr({store}, 'log', None)] "
+            f"if getattr({store}, 'log', None) is not None else None)")
+
+
+def parse_guard_log(answer, token):
+    """{(cell id, phase): [replaced names]} from the kernel's reply; None if the log is gone or unreadable."""
+    if answer is None:
+        return None
+    try:
+        value = json.loads(ast.literal_eval(answer))  # the repr of json.dumps' str
+        entries = {}
+        for cell_id, phase, changed in value:
+            if isinstance(cell_id, str) and cell_id.startswith(token + ":"):
+                entries.setdefault((cell_id, phase), []).extend(changed)
+        return entries
+    except Exception:
+        return None
+
+
 def parse_guard_result(answer):
     """The list of replaced names from the kernel's reply ([] if none, a note if unreadable)."""
     if answer is None:
         return []
     try:
-        text = eval(answer, {"__builtins__": {}})  # the repr of a str, produced by json.dumps
+        text = ast.literal_eval(answer)  # the repr of a str, produced by json.dumps
         value = json.loads(text)
     except Exception:
         return ["the integrity guard's answer was unreadable"]

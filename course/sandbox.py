@@ -42,7 +42,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import output_from_msg
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, Unicode, default
 
 from . import integrity
 
@@ -206,6 +206,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     # set by SandboxedExecute: directories the kernel must never see exposed
     protected_paths = []
 
+    @default("client_factory")
+    def _default_client_factory(self):
+        # tags graded cells for the integrity guard; a quicker wait for the kernel
+        from .kernel_client import GraderClient
+        return GraderClient
+
     def resolved_mode(self):
         mode = requested_mode(self.isolation)
         if mode == "auto":
@@ -329,35 +335,6 @@ def _megabytes(n):
     return f"{n / 1e6:.1f} MB"
 
 
-# Run silently in the kernel around each graded cell (in the user's namespace: only
-# names of our own are bound, and deleted again).
-QUIET_WARNINGS = """
-def __course_quiet():
-    import sys, warnings
-    store = sys.modules.setdefault("_course_quiet", type(sys)("_course_quiet"))
-    store.saved = list(warnings.filters)
-    warnings.simplefilter("ignore")
-try:
-    __course_quiet()
-except Exception:
-    pass
-del __course_quiet
-"""
-LOUD_WARNINGS = """
-def __course_loud():
-    import sys, warnings
-    store = sys.modules.get("_course_quiet")
-    if store is not None and hasattr(store, "saved"):
-        warnings.filters[:] = store.saved
-        warnings._filters_mutated()
-try:
-    __course_loud()
-except Exception:
-    pass
-del __course_loud
-"""
-
-
 def errors_first(cell):
     """Put a graded cell's errors and stderr first.
 
@@ -397,7 +374,7 @@ class SandboxedExecute(Execute):
         self._flood = {}
         self._events = []
         self._guard_token = None
-        self._checked_since_student_code = False
+        self._tagged = {}  # graded cells sent with the guard's cell id: id -> index
         self._current = None
         self._nbgrader = dict((resources or {}).get("nbgrader") or {})
         try:
@@ -466,26 +443,24 @@ class SandboxedExecute(Execute):
         self._current, self._current_index = cell, index
         self._flood = {}
         graded = bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade")) and cell.cell_type == "code"
-        if self.guard and cell.cell_type == "code" and self._guard_token is None:
+        if cell.cell_type == "code" and self._guard_token is None and (self.guard or self.quiet_warnings):
             self._guard_setup()
-        if graded and not self._checked_since_student_code:
-            self._around_test(cell, before=True)
+        if graded and self._guard_token and cell.source.strip():
+            # the kernel's hooks check (and quiet warnings) around the cell with this id
+            cell_id = integrity.graded_cell_id(self._guard_token, index)
+            self.kc.tag_next_execute(cell_id)
+            self._tagged[cell_id] = index
         self._graded = graded
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         finally:
             self._graded = False
-        if graded:
-            # Test cells often follow each other: when the next code cell is one too, this
-            # check (with its restore) also serves as that cell's check before, and the
-            # warnings stay quiet in between.
-            next_graded = self._next_code_cell_is_graded(index)
-            self._around_test(cell, before=False, keep_quiet=next_graded)
-            self._checked_since_student_code = next_graded
-        else:
-            self._checked_since_student_code = False
+            if self._guard_token:
+                self.kc.tag_next_execute(None)
         if graded:
             errors_first(cell)
+        if index == len(self.nb.cells) - 1 and self._guard_token and self.guard:
+            self._read_guard_log()
         return cell, resources
 
     def clear_output(self, outs, msg, cell_index):
@@ -581,32 +556,32 @@ class SandboxedExecute(Execute):
         return result.get("data", {}).get("text/plain")
 
     def _guard_setup(self):
+        """Install the guard's hooks in the kernel (before any student code runs)."""
         self._guard_token = integrity.new_token()
-        answer = self._run_silent(integrity.guard_setup_code(self._guard_token),
-                                  integrity.guard_ready_expression(self._guard_token))
+        if not hasattr(self.kc, "tag_next_execute"):
+            answer = None  # a kernel client that cannot tag graded cells
+        else:
+            answer = self._run_silent(
+                integrity.guard_setup_code(self._guard_token, watch=self.guard, quiet=self.quiet_warnings),
+                integrity.guard_ready_expression(self._guard_token))
         if answer is None:  # before any student code ran: our problem, not the student's
             self.log.warning("sandbox: the integrity guard could not be installed; running without it")
             self._events.append({"kind": "guard_unavailable"})
             self._guard_token = False
 
-    def _next_code_cell_is_graded(self, index):
-        for cell in self.nb.cells[index + 1:]:
-            if cell.cell_type == "code":
-                return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
-        return False
-
-    def _around_test(self, cell, before, keep_quiet=False):
-        """One silent request before and after a graded cell: the guard, and quiet warnings."""
-        code = ""
-        if self.quiet_warnings and not keep_quiet:
-            code += QUIET_WARNINGS if before else LOUD_WARNINGS
-        if not (self.guard and self._guard_token):
-            if code:
-                self._run_silent(code, "0")
-            return
-        code = integrity.guard_check_code(self._guard_token, restore=True) + code
-        answer = self._run_silent(code, integrity.guard_result_expression(self._guard_token))
-        self._guard_report(cell, integrity.parse_guard_result(answer), before)
+    def _read_guard_log(self):
+        """After the last cell: what the guard saw around each graded cell, into the cells."""
+        log = integrity.parse_guard_log(
+            self._run_silent("", integrity.guard_log_expression(self._guard_token)), self._guard_token)
+        for cell_id, index in self._tagged.items():
+            cell = self.nb.cells[index]
+            before = (log or {}).get((cell_id, "before"), [])
+            after = (log or {}).get((cell_id, "after"))
+            self._guard_report(cell, before, before=True)
+            if after is None and not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                # no check after a cell that passed: the student's code removed the guard
+                after = [integrity.GUARD_REMOVED]
+            self._guard_report(cell, after or [], before=False)
 
     def _guard_report(self, cell, changed, before):
         if not changed:

@@ -50,7 +50,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 
 #: Modules a kernel for this course imports anyway; the zygote imports them once.
 DEFAULT_PRELOAD = ["numpy", "numpy.testing", "sympy", "matplotlib", "matplotlib.pyplot",
@@ -541,63 +540,9 @@ def _provisioner_class():
     return ZygoteProvisioner
 
 
-def _ready_client_class():
-    from jupyter_client.asynchronous.client import AsyncKernelClient
-
-    class ReadyClient(AsyncKernelClient):
-        """A kernel client whose `wait_for_ready` ends when the kernel says it is idle.
-
-        jupyter_client's version, after the kernel_info reply, waits until the
-        IOPub channel has been silent for 0.2 s (0.2-0.4 s per kernel). The
-        kernel publishes "idle" for each kernel_info request after everything
-        it published before; once one of those arrives, IOPub is connected and
-        drained. A subscription takes a moment to reach the kernel, so the
-        first "idle" is often published before anyone listens: then ask again
-        soon (a kernel_info request costs the kernel about a millisecond)
-        instead of waiting long for a message that was never delivered.
-        """
-
-        #: how long to listen for the "idle" before asking again
-        ask_again_after = 0.02
-
-        async def wait_for_ready(self, timeout=None):
-            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-            asked = set()
-            while True:
-                msg_id = self.kernel_info()
-                asked.add(msg_id)
-                reply = None
-                try:
-                    while reply is None:
-                        msg = await self.shell_channel.get_msg(timeout=1)
-                        if msg["parent_header"].get("msg_id") in asked:
-                            reply = msg
-                except Exception:  # queue.Empty: no reply yet
-                    pass
-                if reply is not None and reply["msg_type"] == "kernel_info_reply":
-                    self._handle_kernel_info_reply(reply)
-                    try:
-                        while True:
-                            msg = await self.iopub_channel.get_msg(timeout=self.ask_again_after)
-                            if (msg["msg_type"] == "status"
-                                    and msg["parent_header"].get("msg_id") in asked
-                                    and msg["content"].get("execution_state") == "idle"):
-                                return
-                    except Exception:  # queue.Empty: IOPub not connected yet
-                        pass
-                if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
-
-    return ReadyClient
-
-
 def __getattr__(name):  # entry points and configuration name these lazily
     if name == "ZygoteProvisioner":
         cls = _provisioner_class()
-    elif name == "ReadyClient":
-        cls = _ready_client_class()
     else:
         raise AttributeError(name)
     globals()[name] = cls

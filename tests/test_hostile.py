@@ -155,6 +155,10 @@ def test_outcome(request, which, student):
                 lost = {g: s for g, (s, m) in run.scores["ref"][notebook].items() if s != m
                         and not g.endswith("_written")}
                 assert not lost, f"the reference loses points: {lost}"
+    elif case.outcome == "zero":  # graded, and no autograded cell earns a point
+        for notebook in notebooks_of(run):
+            earned = {g: s for g, s in run.cell_scores(student, notebook).items() if s}
+            assert not earned, f"{student} ({case.what}): cells earned points: {earned}"
     else:
         assert case.outcome == "failed"
         assert record["status"] == "failed", (student, record)

@@ -33,7 +33,7 @@ class Case:
     student: str
     what: str                       # the kind of submission, in the words of the issue
     build: object                   # build(course) -> {file name: notebook | text | bytes}
-    outcome: str                    # "like:<student>", "full", "failed" or "control"
+    outcome: str                    # "like:<student>", "full", "zero", "failed" or "control"
     flag: str = ""                  # expected in the student's flags
     reason: tuple = ()              # for "failed": every piece must be in the reason
     destructive: bool = False       # only run where the sandbox isolates (it would harm the course otherwise)
@@ -232,6 +232,10 @@ FLOOD = "for _i in range(10**6):\n    print('flood', _i)"
 HUGE_IMAGE = ("from IPython.display import display\n"
               "display({'image/png': 'iVBORw0KGgo' + 'A' * 30_000_000, 'text/plain': '<a huge image>'}, raw=True)")
 OS_EXIT = "import os\nos._exit(0)"
+UNHOOK = '''
+get_ipython().events.callbacks["pre_run_cell"].clear()
+get_ipython().events.callbacks["post_run_cell"].clear()
+'''
 
 
 # ----------------------------------------------------------------- Part A: the catalogue
@@ -283,6 +287,8 @@ CATALOGUE_A = [
     Case("patch_late", "monkeypatching from inside a function the tests call",
          _a({**ZEROS_A1V_A3, "a3_jacobian_answer": PATCH_WHEN_CALLED}), "like:zeros_a1v_a3",
          flag="checking functions replaced during test a3_softmax_jacobian"),
+    Case("unhook", "code that removes the integrity guard's hooks (IPython's cell events)",
+         _a(append={"a1_composition_answer": UNHOOK}), "zero", flag="the integrity guard was removed"),
     Case("loop_a5", "`while True: pass` in a function the tests call many times",
          _a(HANGING_A5), "like:broken_a5"),
     Case("swallow", "a loop that swallows KeyboardInterrupt",
