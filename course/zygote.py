@@ -25,7 +25,8 @@ For the second (the sandbox, `course.sandbox`), the forked child calls
 system: exactly what the launcher script would do) and then becomes the
 kernel. Any other command is started by jupyter_client's own `Popen` path.
 
-    pool = ZygotePool(preload=["numpy", "sympy", "matplotlib.pyplot"])
+    pool = ZygotePool(preload=["numpy", "sympy", "matplotlib.pyplot",
+                               "course.guard:prepare"])   # module:function is also called
     install(pool)      # kernels without a provisioner of their own now fork
     ...                # run nbgrader
     pool.close()
@@ -52,7 +53,7 @@ import sys
 import threading
 
 #: Modules a kernel for this course imports anyway; the zygote imports them once.
-DEFAULT_PRELOAD = ["numpy", "numpy.testing", "sympy", "matplotlib", "matplotlib.pyplot",
+DEFAULT_PRELOAD = ["numpy", "numpy.random", "numpy.testing", "sympy", "matplotlib", "matplotlib.pyplot",
                    "matplotlib.backends.backend_agg"]
 #: What `IPKernelApp.initialize` imports beyond `ipykernel.kernelapp` (measured: the
 #: debugger alone costs 0.5 s). Not matplotlib_inline: importing it hooks into the
@@ -95,7 +96,12 @@ def _serve(sock, preload):
     loaded, failed = [], {}
     for name in preload:
         try:
-            importlib.import_module(name)
+            # "module" is imported; "module:function" is imported and called (work that every
+            # kernel would repeat, done once before any kernel exists)
+            module_name, _, function = name.partition(":")
+            module = importlib.import_module(module_name)
+            if function:
+                getattr(module, function)()
             loaded.append(name)
         except Exception as error:  # a missing optional module is not fatal
             failed[name] = f"{type(error).__name__}: {error}"
