@@ -1,0 +1,79 @@
+"""The in-kernel integrity guard (course/guard.py), in this process and in an IPython shell."""
+import os
+import sys
+
+import numpy
+import pytest
+import sympy
+
+from course import guard, integrity
+
+
+@pytest.fixture
+def store():
+    token = integrity.new_token()
+    guard.install(token, watch=True, quiet=True)
+    yield sys.modules[token]
+    del sys.modules[token]
+
+
+def test_the_fast_path_is_in_use_and_still_sees_every_kind_of_change(store):
+    assert guard.Snapshot().read_tags is not None, "dict version tags unreadable: every check compares everything"
+    assert store.check(True) == []
+    original = numpy.allclose
+    try:
+        vars(numpy)["allclose"] = lambda *args, **kwargs: True   # behind the module's back
+        assert store.check(True) == ["numpy.allclose"] and numpy.allclose is original
+        sympy.Symbol.equals = lambda *args: True                  # added to a class
+        assert store.check(True) == ["sympy.core.symbol.Symbol.equals (added)"]
+        assert "equals" not in vars(sympy.Symbol)
+        sys.modules["numpy"] = None
+        assert store.check(True) == ["sys.modules['numpy']"] and sys.modules["numpy"] is numpy
+        assert store.check(True) == []
+    finally:
+        numpy.allclose = original
+        sys.modules["numpy"] = numpy
+
+
+def test_a_fork_of_a_prepared_process_inherits_the_snapshot():
+    guard.prepare()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # as in a kernel forked by the zygote
+        try:
+            token = integrity.new_token()
+            guard.install(token)
+            os.write(write, b"yes" if sys.modules[token].inherited else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 10)
+    os.waitpid(pid, 0)
+    guard._prepared = None
+    assert answer == b"yes"
+
+
+def test_hooks_check_only_tagged_cells_and_log_what_they_saw():
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    token = integrity.new_token()
+    original = numpy.allclose
+    try:
+        guard.install(token)
+        log = sys.modules[token].log
+        tag = integrity.graded_cell_id(token, 3)
+        shell.run_cell("import numpy; _saved = numpy.allclose; numpy.allclose = len")  # student code
+        assert log == []
+        shell.run_cell("assert numpy.allclose is _saved", cell_id=tag)                  # a test cell
+        assert log == [[tag, "before", ["numpy.allclose"]], [tag, "after", []]]
+        result = shell.run_cell("numpy.allclose = len", cell_id=tag)                   # patched during it
+        assert result.success and log[-1] == [tag, "after", ["numpy.allclose"]]
+        assert len(log) == 3, "no check before a test cell that follows a test cell"
+        shell.run_cell("numpy.allclose = len", cell_id=token + "x:1")                  # not our id
+        assert len(log) == 3
+    finally:
+        shell.events.callbacks["pre_run_cell"].clear()
+        shell.events.callbacks["post_run_cell"].clear()
+        numpy.allclose = original
+        del sys.modules[token]
+        InteractiveShell.clear_instance()
