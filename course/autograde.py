@@ -49,6 +49,7 @@ def summary(records, graded_now, elapsed, jobs):
 
 
 def main(argv=None):
+    grading.skip_unused_optional_imports()
     parser = argparse.ArgumentParser(prog="python -m course.autograde", description=__doc__.split("\n\n")[0])
     parser.add_argument("assignment")
     parser.add_argument("--jobs", "-j", type=int, default=0,
