@@ -212,22 +212,21 @@ def install(token, watch=True, quiet=True):
         store.check = check = make_check(snap, store)
     else:
         store.modules, store.size, check = {}, 0, None
-    before_cell, after_cell = _hooks(token, check, store.log, quiet)
     try:
         from IPython import get_ipython
         shell = get_ipython()
     except Exception:
         shell = None
-    if shell is not None:
+    if shell is not None:  # outside IPython (tests) there are no cells to hook
+        before_cell, after_cell = _hooks(shell, token, check, store.log, quiet)
         shell.events.register("pre_run_cell", before_cell)
         shell.events.register("post_run_cell", after_cell)
-        before_cell.shell = shell
     store.hooked = shell is not None
     sys.modules[token] = store
     return store.size
 
 
-def _hooks(token, check, log, quiet):
+def _hooks(shell, token, check, log, quiet):
     """IPython's pre_run_cell and post_run_cell callbacks for this token."""
     state = {"checked": False, "filters": None}
     prefix = token + ":"
@@ -252,7 +251,7 @@ def _hooks(token, check, log, quiet):
                 state["filters"] = list(warnings.filters)
                 warnings.simplefilter("ignore")
             # our after-hook last, after any hook the student's code registered
-            hooks = before_cell.shell.events.callbacks["post_run_cell"]
+            hooks = shell.events.callbacks["post_run_cell"]
             if hooks and hooks[-1] is not after_cell and after_cell in hooks:
                 hooks.remove(after_cell)
                 hooks.append(after_cell)
