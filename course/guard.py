@@ -5,7 +5,7 @@ Imported and run in the kernel that executes a submission (the grader side is
 
 - `snapshot()` records every function and class attribute of the checking
   stack (the `course` package, NumPy, SymPy, mpmath, `math`, the builtins)
-  and its modules in `sys.modules`. It costs ~0.1 s, so the warm zygote that
+  and its modules in `sys.modules`. That walk is the guard's largest cost, so the warm zygote that
   forks the kernels (`course.zygote`) takes it once (`prepare`), before any
   student code exists; a kernel verifies the inherited one instead of taking
   its own.
@@ -96,9 +96,8 @@ def tag_reader(spaces):
     """A function returning the version tags of these namespaces' dicts, or None.
 
     CPython gives every dict a version tag that changes whenever the dict does
-    (PEP 509). Reading the tags of the watched namespaces costs ~0.2 ms against
-    ~8 ms for comparing every attribute, so the full comparison runs only when
-    a tag moved. Used only where a probe shows the tag is where it is read
+    (PEP 509). Reading the tags of the watched namespaces is far cheaper than comparing
+    every attribute, so the full comparison runs only when a tag moved. Used only where a probe shows the tag is where it is read
     (CPython 3.11's dict layout: reference count, type, size, then the tag).
     """
     try:

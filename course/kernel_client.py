@@ -13,7 +13,7 @@
 2. An execute request can carry a cell id (`tag_next_execute`), as
    JupyterLab's requests do in their metadata ("cellId"). IPython hands it to
    the `pre_run_cell` / `post_run_cell` hooks, which is how the integrity
-   guard (`course.integrity`) knows, inside the kernel, that a graded cell is
+   guard (`course.guard`) knows, inside the kernel, that a graded cell is
    about to run: no extra round trip per cell. The id is chosen by the
    grader and contains a secret, so code in the kernel cannot pass itself
    off as a test cell.

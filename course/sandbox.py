@@ -17,7 +17,7 @@ watched (what each mode protects: docs/sandbox.md):
   rich outputs by size, so a flood cannot exhaust the grader); shortens the
   cell timeout once a notebook has had two cells time out (a hanging function
   called by many tests costs two full timeouts, not one per test); runs the
-  integrity guard of `course.integrity` around every graded cell (functions of
+  integrity guard (`course.guard`, in the kernel's cell hooks) around every graded cell (functions of
   the checking stack replaced by the student are put back before the tests
   run, and a test cell during which they were replaced scores zero); and turns
   "Kernel died" into a reason a person can act on (`SubmissionNotGradable`).
