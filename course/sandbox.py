@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import output_from_msg
 from nbgrader.preprocessors import Execute
@@ -362,10 +363,24 @@ class SandboxedExecute(Execute):
                                      "test records them itself): a correct answer that warns keeps its "
                                      "points, since nbgrader scores any stderr output as zero").tag(config=True)
     record_evidence = Bool(True, help="write sandbox/integrity evidence under grading_status/").tag(config=True)
+    traceback_mode = Unicode("Plain", help="IPython's exception mode (%xmode) in grading kernels. 'Plain' "
+                                           "is Python's own traceback: file, line, failing code, error. "
+                                           "IPython's default 'Context' adds coloured context lines at "
+                                           "~50 ms per traceback (a blank notebook has ~20); feedback "
+                                           "drops test tracebacks either way. '' keeps the default"
+                             ).tag(config=True)
 
     def __init__(self, **kw):
         kw.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kw)
+
+    async def async_start_new_kernel(self, **kwargs):
+        mode = f"--InteractiveShell.xmode={self.traceback_mode}"
+        if self.traceback_mode and mode not in self.extra_arguments:
+            self.extra_arguments = [*self.extra_arguments, mode]
+        return await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)  # nbclient's sync twin is bound to its own
 
     # ---- the notebook as a whole
 

@@ -195,6 +195,20 @@ def test_no_student_code_reaches_another_students_kernel(graded):
 
 
 @pytest.mark.slow
+def test_kernels_write_plain_python_tracebacks(graded):
+    # SandboxedExecute.traceback_mode: Python's own traceback (where, the failing line, the
+    # error), not IPython's context view, which costs ~50 ms of the kernel's time per error
+    nb = graded["course"].autograded_nb("blank", graded["name"])
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert errors, "the blank submission should fail its tests"
+    for error in errors:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(error.traceback))
+        assert text.startswith("Traceback (most recent call last):"), text[:200]
+        assert error.ename in text and "---->" not in text
+
+
+@pytest.mark.slow
 def test_rerun_skips_unchanged_and_regrades_a_changed_submission(graded):
     course, name, first = graded["course"], graded["name"], graded["first"]
     before = status.load_all(course.root, ASSIGNMENT)
