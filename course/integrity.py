@@ -290,25 +290,22 @@ def _restore_metadata_class():
             info = resources["nbgrader"]
             notebook, assignment = info["notebook"], info["assignment"]
             with Gradebook(info["db_url"]) as gb:
-                def find(method, grade_id):
-                    try:
-                        return method(grade_id, notebook, assignment)
-                    except MissingEntry:
-                        return None
-
+                try:  # the notebook's cells in one go, not four queries per cell
+                    book = gb.find_notebook(notebook, assignment)
+                except MissingEntry:
+                    return nb, resources
+                sources = {c.name: c for c in book.source_cells}
+                grades = {c.name: c for c in book.grade_cells}
+                solutions = {c.name for c in book.solution_cells}
+                tasks = {c.name: c for c in book.task_cells}
                 for cell in nb.cells:
                     meta = cell.get("metadata", {}).get("nbgrader")
                     grade_id = (meta or {}).get("grade_id")
-                    if not grade_id:
+                    if not grade_id or grade_id not in sources:
                         continue
-                    source = find(gb.find_source_cell, grade_id)
-                    if source is None:
-                        continue
-                    grade = find(gb.find_grade_cell, grade_id)
-                    task = find(gb.find_task_cell, grade_id)
-                    restored = {"grade": grade is not None,
-                                "solution": find(gb.find_solution_cell, grade_id) is not None,
-                                "task": task is not None, "locked": bool(source.locked)}
+                    grade, task = grades.get(grade_id), tasks.get(grade_id)
+                    restored = {"grade": grade is not None, "solution": grade_id in solutions,
+                                "task": task is not None, "locked": bool(sources[grade_id].locked)}
                     scored = grade if grade is not None else task
                     if scored is not None:
                         restored["points"] = float(scored.max_score)
