@@ -652,6 +652,10 @@ def _worker_main(assignment, index, use_zygote):
     app = AutogradeApp()
     app.initialize([assignment])
     app.coursedir.assignment_id = assignment
+    # traitlets leaves the logger at DEBUG (only its console handler filters), so
+    # capture_log would build ~300 debug records per notebook that nobody reads:
+    # capture what the command line would show
+    app.log.setLevel(app.log_level)
     try:
         with Gradebook(app.coursedir.db_url, app.coursedir.course_id) as gb:
             gb.find_assignment(assignment)
