@@ -34,6 +34,10 @@ SINGLES = ("builtins", "math", "operator", "functools", "cmath", "numbers")
 #: names the kernel itself rebinds (ipykernel swaps input() for every request)
 INTERACTIVE = {"input", "raw_input", "exit", "quit", "help", "copyright", "credits", "license",
                "display", "get_ipython", "breakpoint"}
+#: namespaces written to by ordinary use: IPython adds and removes exit, quit and
+#: get_ipython in builtins around every cell; lambdify counts its functions in a
+#: module global; every sympy Dummy counts itself in a class attribute
+VOLATILE = {"builtins", "sympy.utilities.lambdify", "sympy.core.symbol.Dummy"}
 #: class attributes Python itself adds (caches of abc, copyreg, typing)
 IGNORED = ("__slotnames__", "__annotations__", "__abstractmethods__", "_abc_impl")
 
@@ -89,7 +93,12 @@ class Snapshot:
             groups.append((owner, space, label, keys, values, getter))
         self.groups, self.classes = tuple(groups), tuple(classes)
         self.size = sum(len(group[3]) for group in groups)
-        self.read_tags = tag_reader([group[1] for group in groups] + [entry[2] for entry in classes])
+        # Namespaces that ordinary use writes to (VOLATILE) would move their tags at
+        # nearly every check: they are compared on every check instead, tags left out.
+        self.volatile = tuple(group for group in groups if group[2] in VOLATILE)
+        self.volatile_classes = tuple(entry for entry in classes if entry[1] in VOLATILE)
+        self.read_tags = tag_reader([group[1] for group in groups if group[2] not in VOLATILE]
+                                    + [entry[2] for entry in classes if entry[1] not in VOLATILE])
 
 
 def tag_reader(spaces):
@@ -113,8 +122,8 @@ def tag_reader(spaces):
             return None
         dicts = {}
         for space in spaces:  # a class's namespace is a mappingproxy around its dict
-            if type(space) is not dict:
-                inner = [item for item in gc.get_referents(space) if type(item) is dict]
+            if type(space) is not dict:  # (a dict subclass for ctypes' classes: same layout)
+                inner = [item for item in gc.get_referents(space) if isinstance(item, dict)]
                 if len(inner) != 1:
                     return None
                 space = inner[0]
@@ -148,22 +157,25 @@ def make_check(snap, store, force=False):
     """check(restore) -> [what was replaced]; puts it back if `restore`."""
     missing = object()
     modules, groups, classes, read_tags = snap.modules, snap.groups, snap.classes, snap.read_tags
+    volatile, volatile_classes = snap.volatile, snap.volatile_classes
     tags = [None if force or read_tags is None else read_tags()]
+    counts = store.counts = {"checks": 0, "full": 0}
 
     def check(restore, sys_modules=sys.modules, is_=operator.is_, all=all, map=map, zip=zip,
               set=set, any=any, setattr=setattr, delattr=delattr, callable=callable,
               hasattr=hasattr, type=type, Exception=Exception, KeyError=KeyError):
         changed = []
+        counts["checks"] += 1
         for name, module in modules.items():
             if sys_modules.get(name, module) is not module:
                 changed.append("sys.modules[%r]" % name)
                 if restore:
                     sys_modules[name] = module
-        if read_tags is not None and tags[0] is not None and read_tags() == tags[0]:
-            store.result = changed
-            return changed
+        # no watched namespace's tag moved: only the volatile ones need comparing
+        fast = read_tags is not None and tags[0] is not None and read_tags() == tags[0]
+        counts["full"] += not fast
         stuck = False  # something that could not be put back
-        for owner, space, label, keys, values, getter in groups:
+        for owner, space, label, keys, values, getter in (volatile if fast else groups):
             try:
                 if all(map(is_, getter(space), values)):
                     continue
@@ -177,7 +189,7 @@ def make_check(snap, store, force=False):
                             setattr(owner, key, value)
                         except Exception:
                             stuck = True
-        for cls, label, space, keys in classes:
+        for cls, label, space, keys in (volatile_classes if fast else classes):
             if keys == space.keys():
                 continue
             for key in set(space) - keys:
@@ -193,7 +205,7 @@ def make_check(snap, store, force=False):
                         delattr(cls, key)
                     except Exception:
                         stuck = True
-        if read_tags is not None and not stuck and (restore or not changed):
+        if read_tags is not None and not fast and not stuck and (restore or not changed):
             tags[0] = read_tags()  # what is there now (restored) is the new reference
         store.result = changed
         return changed

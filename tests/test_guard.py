@@ -35,6 +35,35 @@ def test_the_fast_path_is_in_use_and_still_sees_every_kind_of_change(store):
         sys.modules["numpy"] = numpy
 
 
+def test_the_fast_path_works_with_everything_a_kernel_preloads():
+    import importlib
+    from course import zygote
+    for name in zygote.KERNEL_PRELOAD + zygote.DEFAULT_PRELOAD:  # ctypes classes among them
+        importlib.import_module(name)
+    assert guard.Snapshot().read_tags is not None
+
+
+def test_ordinary_churn_keeps_the_fast_path_and_a_replaced_builtin_is_still_seen(store):
+    import builtins
+    x = sympy.Symbol("x")
+    sympy.lambdify(x, sympy.Dummy() + x)  # lambdify's and Dummy's first use
+    assert store.check(True) == []
+    full = store.counts["full"]
+    original = builtins.abs
+    try:
+        for _ in range(3):  # what IPython does around every cell: add and remove names
+            builtins.get_ipython = None
+            del builtins.get_ipython
+            sympy.lambdify(x, sympy.Dummy() + x)  # a counter in a module, one in a class
+            assert store.check(True) == []
+        assert store.counts["full"] == full, "ordinary use cost a full comparison"
+        builtins.abs = lambda x: 0
+        assert store.check(True) == ["builtins.abs"] and builtins.abs is original
+        assert store.counts["full"] == full
+    finally:
+        builtins.abs = original
+
+
 def test_a_fork_of_a_prepared_process_inherits_the_snapshot():
     guard.prepare()
     read, write = os.pipe()
