@@ -656,6 +656,9 @@ def _worker_main(assignment, index, use_zygote):
     # capture_log would build ~300 debug records per notebook that nobody reads:
     # capture what the command line would show
     app.log.setLevel(app.log_level)
+    # nbconvert validates the whole notebook after each of nbgrader's ~13 preprocessors;
+    # this validates it once, after the last (an invalid result fails all the same)
+    app.config.Exporter.optimistic_validation = True
     try:
         with Gradebook(app.coursedir.db_url, app.coursedir.course_id) as gb:
             gb.find_assignment(assignment)
