@@ -56,10 +56,11 @@ import threading
 DEFAULT_PRELOAD = ["numpy", "numpy.random", "numpy.testing", "sympy", "matplotlib", "matplotlib.pyplot",
                    "matplotlib.backends.backend_agg"]
 #: What `IPKernelApp.initialize` imports beyond `ipykernel.kernelapp` (measured: the
-#: debugger alone costs 0.5 s). Not matplotlib_inline: importing it hooks into the
+#: debugger alone costs 0.5 s), and psutil, which a kernel imports when it shuts down
+#: (to stop its children). Not matplotlib_inline: importing it hooks into the
 #: running shell, so that must happen inside the kernel.
 KERNEL_PRELOAD = ["ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
-                  "ipykernel.comm", "IPython.core.completer", "pdb", "sqlite3",
+                  "ipykernel.comm", "IPython.core.completer", "pdb", "sqlite3", "psutil",
                   "course.sandbox_launch"]
 #: Variables a process reads when it starts or imports: a zygote serves only
 #: kernels whose environment agrees with its own on these.
