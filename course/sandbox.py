@@ -365,9 +365,10 @@ class SandboxedExecute(Execute):
     record_evidence = Bool(True, help="write sandbox/integrity evidence under grading_status/").tag(config=True)
     traceback_mode = Unicode("Plain", help="IPython's exception mode (%xmode) in grading kernels. 'Plain' "
                                            "is Python's own traceback: file, line, failing code, error. "
-                                           "IPython's default 'Context' adds coloured context lines at "
-                                           "~50 ms per traceback (a blank notebook has ~20); feedback "
-                                           "drops test tracebacks either way. '' keeps the default"
+                                           "IPython's default 'Context' reads and colours the source "
+                                           "around every frame of every error, at a far larger CPU cost "
+                                           "(a blank notebook raises ~20); feedback drops test "
+                                           "tracebacks either way. '' keeps the default"
                              ).tag(config=True)
 
     def __init__(self, **kw):
