@@ -653,7 +653,7 @@ def _worker_main(assignment, index, use_zygote):
     app.initialize([assignment])
     app.coursedir.assignment_id = assignment
     # traitlets leaves the logger at DEBUG (only its console handler filters), so
-    # capture_log would build ~300 debug records per notebook that nobody reads:
+    # capture_log would build hundreds of debug records per notebook that nobody reads:
     # capture what the command line would show
     app.log.setLevel(app.log_level)
     # nbconvert validates the whole notebook after each of nbgrader's ~13 preprocessors;

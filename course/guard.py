@@ -159,13 +159,12 @@ def make_check(snap, store, force=False):
     modules, groups, classes, read_tags = snap.modules, snap.groups, snap.classes, snap.read_tags
     volatile, volatile_classes = snap.volatile, snap.volatile_classes
     tags = [None if force or read_tags is None else read_tags()]
-    counts = store.counts = {"checks": 0, "full": 0}
+    counts = store.counts = {"full": 0}  # checks that compared everything (tests read it)
 
     def check(restore, sys_modules=sys.modules, is_=operator.is_, all=all, map=map, zip=zip,
               set=set, any=any, setattr=setattr, delattr=delattr, callable=callable,
               hasattr=hasattr, type=type, Exception=Exception, KeyError=KeyError):
         changed = []
-        counts["checks"] += 1
         for name, module in modules.items():
             if sys_modules.get(name, module) is not module:
                 changed.append("sys.modules[%r]" % name)
