@@ -97,6 +97,24 @@ def test_schema_checked_once_validates_like_jsonschema():
         shim.validate({}, {"type": 12})
 
 
+def test_kernel_client_retries_a_refused_connection_soon():
+    # A forked kernel binds its ports a moment after the client connects: zmq
+    # retries a refused connection after RECONNECT_IVL, 100 ms unless set.
+    import zmq
+    from course.kernel_client import GraderClient
+    client = GraderClient()
+    client.load_connection_info({"transport": "tcp", "ip": "127.0.0.1", "shell_port": 1,
+                                 "iopub_port": 2, "stdin_port": 3, "control_port": 4,
+                                 "hb_port": 5, "key": "", "signature_scheme": "hmac-sha256"})
+    sockets = [client.connect_shell(), client.connect_iopub(), client.connect_control()]
+    try:
+        for sock in sockets:
+            assert sock.getsockopt(zmq.RECONNECT_IVL) == GraderClient.reconnect_interval_ms < 100
+    finally:
+        for sock in sockets:
+            sock.close(linger=0)
+
+
 # ----------------------------------------------------------------- one graded class
 
 def _solution_ids(nb):
