@@ -43,7 +43,7 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import output_from_msg
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 
 from . import integrity
 
@@ -312,6 +312,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         except OSError:
             data = b""
         return data.decode("utf-8", "replace")
+
+    exit_poll_interval = Float(0.005, help="seconds between checks that a kernel asked to shut down has "
+                                           "exited (jupyter_client checks every 0.1 s, and a grading kernel "
+                                           "exits sooner than that after the request)").tag(config=True)
+
+    async def _async_wait(self, pollinterval=0.1):
+        await super()._async_wait(pollinterval=min(pollinterval, self.exit_poll_interval))
 
     async def _async_cleanup_resources(self, restart=False):
         try:

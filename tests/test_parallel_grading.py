@@ -115,6 +115,29 @@ def test_kernel_client_retries_a_refused_connection_soon():
             sock.close(linger=0)
 
 
+def test_shutdown_notices_the_kernel_exit_between_jupyter_clients_polls(monkeypatch):
+    # jupyter_client checks every 0.1 s whether a kernel asked to shut down has exited
+    import asyncio
+    from course.sandbox import SandboxedKernelManager
+    km = SandboxedKernelManager()
+    answers = iter([True, True, False])
+
+    async def is_alive():
+        return next(answers)
+
+    pauses = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args):
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(km, "_async_is_alive", is_alive)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    asyncio.run(km._async_wait())
+    assert pauses == [km.exit_poll_interval] * 2 and km.exit_poll_interval < 0.1
+
+
 # ----------------------------------------------------------------- one graded class
 
 def _solution_ids(nb):
