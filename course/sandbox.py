@@ -377,15 +377,22 @@ class SandboxedExecute(Execute):
                                            "(a blank notebook raises ~20); feedback drops test "
                                            "tracebacks either way. '' keeps the default"
                              ).tag(config=True)
+    kernel_history = Bool(False, help="keep IPython's SQLite input history in grading kernels: a "
+                                      "database in the kernel's home, a thread that saves to it and a "
+                                      "write per cell, which nothing in grading reads (In, Out and _i "
+                                      "work either way)").tag(config=True)
 
     def __init__(self, **kw):
         kw.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kw)
 
     async def async_start_new_kernel(self, **kwargs):
-        mode = f"--InteractiveShell.xmode={self.traceback_mode}"
-        if self.traceback_mode and mode not in self.extra_arguments:
-            self.extra_arguments = [*self.extra_arguments, mode]
+        wanted = []
+        if self.traceback_mode:
+            wanted.append(f"--InteractiveShell.xmode={self.traceback_mode}")
+        if not self.kernel_history:
+            wanted.append("--HistoryManager.enabled=False")
+        self.extra_arguments = [*self.extra_arguments, *(a for a in wanted if a not in self.extra_arguments)]
         return await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient's sync twin is bound to its own

@@ -159,7 +159,8 @@ def graded(make_course, tmp_path_factory):
     answers = submissions.reference_answers(course.source_nb(name))
     first = ids[0]
     leak = ("import builtins as _b\n_b._course_leak = 'set by student leaker'\n")
-    probe = ("import builtins as _b\nprint('LEAK:', getattr(_b, '_course_leak', None))\n")
+    probe = ("import builtins as _b\nprint('LEAK:', getattr(_b, '_course_leak', None))\n"
+             "print('HISTORY FILE:', get_ipython().history_manager.enabled)\n")
     course.submit("ref", {name: course.reference(name)})
     course.submit("wrong", {name: course.reference(name, {first: "pass"})})
     course.submit("blank", {name: release})
@@ -233,6 +234,14 @@ def test_no_student_code_reaches_another_students_kernel(graded):
     assert "LEAK: None" in probed
     if os.environ.get("COURSE_ZYGOTE", "1") != "0":
         assert sum(r.get("kernels_forked", 0) for r in graded["records"].values()) > 0
+
+
+@pytest.mark.slow
+def test_kernels_keep_no_history_file(graded):
+    # SandboxedExecute.kernel_history: no SQLite history (a file, a thread, a write per cell)
+    from conftest import cell_outputs_text
+    probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
+    assert "HISTORY FILE: False" in probed
 
 
 @pytest.mark.slow
