@@ -644,6 +644,8 @@ def _worker_main(assignment, index, use_zygote):
     _sqlite_waits_for_locks()
     _check_schemas_once()
     _reuse_gradebook_engine()
+    from . import gradebook_lookups
+    gradebook_lookups.install()  # nbgrader's per-cell gradebook queries, one read per notebook
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps.autogradeapp import AutogradeApp
     from nbgrader.converters import Autograde

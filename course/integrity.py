@@ -286,18 +286,17 @@ def _restore_metadata_class():
 
         def preprocess(self, nb, resources):
             from nbgrader.api import Gradebook, MissingEntry
+            from .gradebook_lookups import notebook_cells
 
             info = resources["nbgrader"]
             notebook, assignment = info["notebook"], info["assignment"]
             with Gradebook(info["db_url"]) as gb:
                 try:  # the notebook's cells in one go, not four queries per cell
-                    book = gb.find_notebook(notebook, assignment)
+                    cells = notebook_cells(gb, notebook, assignment)
                 except MissingEntry:
                     return nb, resources
-                sources = {c.name: c for c in book.source_cells}
-                grades = {c.name: c for c in book.grade_cells}
-                solutions = {c.name for c in book.solution_cells}
-                tasks = {c.name: c for c in book.task_cells}
+                sources, grades, tasks = cells["source"], cells["grade"], cells["task"]
+                solutions = set(cells["solution"])
                 for cell in nb.cells:
                     meta = cell.get("metadata", {}).get("nbgrader")
                     grade_id = (meta or {}).get("grade_id")
