@@ -231,7 +231,6 @@ def install(token, watch=True, quiet=True):
         before_cell, after_cell = _hooks(shell, token, check, store.log, quiet)
         shell.events.register("pre_run_cell", before_cell)
         shell.events.register("post_run_cell", after_cell)
-    store.hooked = shell is not None
     sys.modules[token] = store
     return store.size
 
