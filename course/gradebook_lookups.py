@@ -3,7 +3,7 @@
 While it grades a notebook, nbgrader's OverwriteCells asks the gradebook for
 every cell's source cell and graded cell, and SaveAutoGrades for every graded
 cell's grade and every answer's comment: one query with up to seven joins each,
-about a hundred per notebook. `BatchedGradebook` answers the same questions from
+several per cell. `BatchedGradebook` answers the same questions from
 the notebook's cells and the submission's grades and comments, read once per
 Gradebook (each preprocessor opens its own). It gives the same objects, in the
 same order of preference (a grade cell before a task cell of the same name, a
