@@ -53,14 +53,26 @@ import sys
 import threading
 
 #: Modules a kernel for this course imports anyway; the zygote imports them once.
+#: Beyond the libraries themselves, what their first use imports lazily:
+#: `lambdify(..., "numpy")` runs `from numpy import *` (NumPy's lazy submodules,
+#: f2py among them), `simplify` imports sympy.physics.units and combinatorics, and
+#: saving a figure loads Pillow's image plugins.
 DEFAULT_PRELOAD = ["numpy", "numpy.random", "numpy.testing", "sympy", "matplotlib", "matplotlib.pyplot",
-                   "matplotlib.backends.backend_agg"]
+                   "matplotlib.backends.backend_agg",
+                   "numpy.core", "numpy.fft", "numpy.polynomial", "numpy.f2py", "numpy.ctypeslib",
+                   "numpy.char", "numpy.rec", "numpy.strings", "sympy.physics.units", "sympy.combinatorics",
+                   "sympy.codegen.ast", "sympy.tensor.tensor", "sympy.sets.setexpr",
+                   "sympy.assumptions.wrapper", "PIL.Image:preinit"]
 #: What `IPKernelApp.initialize` imports beyond `ipykernel.kernelapp` (measured: the
-#: debugger alone costs 0.5 s), and psutil, which a kernel imports when it shuts down
-#: (to stop its children). Not matplotlib_inline: importing it hooks into the
-#: running shell, so that must happen inside the kernel.
+#: debugger alone costs 0.5 s), what `%matplotlib inline` and an error's traceback
+#: import, and psutil, which a kernel imports when it shuts down (to stop its
+#: children). Not matplotlib_inline: importing it hooks into the running shell, so
+#: that must happen inside the kernel.
 KERNEL_PRELOAD = ["ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
                   "ipykernel.comm", "IPython.core.completer", "pdb", "sqlite3", "psutil",
+                  "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.logger",
+                  "IPython.extensions.storemagic", "faulthandler", "tornado.platform.asyncio",
+                  "IPython.core.magics.pylab", "pygments.formatters.terminal256", "fileinput",
                   "course.sandbox_launch"]
 #: Variables a process reads when it starts or imports: a zygote serves only
 #: kernels whose environment agrees with its own on these.

@@ -160,7 +160,9 @@ def graded(make_course, tmp_path_factory):
     first = ids[0]
     leak = ("import builtins as _b\n_b._course_leak = 'set by student leaker'\n")
     probe = ("import builtins as _b\nprint('LEAK:', getattr(_b, '_course_leak', None))\n"
-             "print('HISTORY FILE:', get_ipython().history_manager.enabled)\n")
+             "print('HISTORY FILE:', get_ipython().history_manager.enabled)\n"
+             "import sys as _s\nprint('LAZY IMPORTS:', [m for m in ('numpy.f2py', 'sympy.physics.units') "
+             "if m not in _s.modules])\n")
     course.submit("ref", {name: course.reference(name)})
     course.submit("wrong", {name: course.reference(name, {first: "pass"})})
     course.submit("blank", {name: release})
@@ -242,6 +244,38 @@ def test_kernels_keep_no_history_file(graded):
     from conftest import cell_outputs_text
     probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
     assert "HISTORY FILE: False" in probed
+
+
+@pytest.mark.slow
+def test_kernels_find_what_numpy_and_sympy_import_lazily_already_imported(graded):
+    # zygote.DEFAULT_PRELOAD: lambdify's `from numpy import *` and simplify's units
+    # import are done once in the zygote, not in every kernel that uses them
+    if os.environ.get("COURSE_ZYGOTE", "1") == "0":
+        pytest.skip("no zygote")
+    from conftest import cell_outputs_text
+    probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
+    assert "LAZY IMPORTS: []" in probed
+
+
+def test_first_use_of_numpy_and_sympy_imports_nothing_after_the_preload():
+    from course import zygote
+    code = (
+        "import importlib, sys\n"
+        "import matplotlib; matplotlib.use('agg')\n"
+        f"for name in {zygote.DEFAULT_PRELOAD!r}:\n"
+        "    module, _, call = name.partition(':')\n"
+        "    module = importlib.import_module(module)\n"
+        "    call and getattr(module, call)()\n"
+        "import io, sympy, matplotlib.pyplot as plt\n"
+        "before = set(sys.modules)\n"
+        "x = sympy.Symbol('x')\n"
+        "sympy.lambdify(x, sympy.sin(x) ** 2, 'numpy')(0.5)\n"
+        "sympy.simplify(sympy.sin(x) ** 2 + sympy.cos(x) ** 2)\n"
+        "plt.plot([0, 1]); plt.savefig(io.BytesIO(), format='png')\n"
+        "print(sorted(set(sys.modules) - before))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]", run.stdout
 
 
 @pytest.mark.slow
