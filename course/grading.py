@@ -29,6 +29,7 @@ own `Autograde` converter, in `jobs` worker processes:
 
 `scores` reads the gradebook through nbgrader's API.
 """
+import copy
 import datetime
 import fnmatch
 import hashlib
@@ -528,6 +529,9 @@ class _SchemaCheckedOnce:
     way, twice per notebook, which costs about 0.3 s per notebook here. This
     shim checks each schema once and then validates exactly as
     `jsonschema.validate` does (same validator class, same `best_match` error).
+    A cell's metadata is the same in every student's copy of a notebook, so
+    metadata found valid once is not validated again (an invalid one always is,
+    to raise its error).
     """
 
     def __init__(self, module):
@@ -537,18 +541,37 @@ class _SchemaCheckedOnce:
     def validate(self, instance, schema, cls=None, *args, **kwargs):
         if args or kwargs:
             return self._module.validate(instance, schema, cls, *args, **kwargs)
-        key = (json.dumps(schema, sort_keys=True), cls)
-        validator = self._validators.get(key)
-        if validator is None:
+        key = (id(schema), cls)
+        if key not in self._validators or self._validators[key][0] != schema:
             klass = cls or self._module.validators.validator_for(schema)
             klass.check_schema(schema)
-            validator = self._validators[key] = klass(schema)
+            # the schema is kept (so its id is not reused) and compared: one edited in place is new
+            self._validators[key] = copy.deepcopy(schema), klass(copy.deepcopy(schema)), set()
+        _, validator, valid = self._validators[key]
+        text = _json_text(instance)
+        if text is not None and text in valid:
+            return
         error = self._module.exceptions.best_match(validator.iter_errors(instance))
         if error is not None:
             raise error
+        if text is not None:
+            valid.add(text)
 
     def __getattr__(self, name):
         return getattr(self._module, name)
+
+
+def _json_text(value):
+    """`value` as canonical JSON text if that text gives back exactly `value`, else None.
+
+    Two values with the same text then validate alike: JSON text tells true from 1
+    and 1 from 1.0, and the round trip rules out tuples and values JSON does not
+    have."""
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == value else None
 
 
 def _reuse_gradebook_engine():

@@ -79,9 +79,14 @@ def test_shards_are_disjoint_and_cover_the_class():
 
 def test_schema_checked_once_validates_like_jsonschema():
     shim = grading._SchemaCheckedOnce(jsonschema)
-    schema = {"type": "object", "properties": {"points": {"type": "number", "minimum": 0}},
+    schema = {"type": "object", "properties": {"points": {"type": "number", "minimum": 0},
+                                               "ids": {"type": "array"}},
               "required": ["points"]}
-    for instance in ({"points": 2}, {"points": -1}, {}, {"points": "two"}):
+    # twice each: metadata found valid once is remembered, and what only looks the
+    # same (True and 1, a tuple and a list) must not pass for it
+    instances = [{"points": 2}, {"points": -1}, {}, {"points": "two"}, {"points": 1, "ids": [1]},
+                 {"points": True, "ids": [1]}, {"points": 1, "ids": (1,)}, {"points": 2.0}]
+    for instance in instances + instances:
         try:
             jsonschema.validate(instance, schema)
             expected = None
@@ -93,6 +98,9 @@ def test_schema_checked_once_validates_like_jsonschema():
         except jsonschema.ValidationError as error:
             got = error.message
         assert got == expected
+    schema["required"].append("ids")  # the same schema object, edited: validated anew
+    with pytest.raises(jsonschema.ValidationError):
+        shim.validate({"points": 2}, schema)
     with pytest.raises(jsonschema.SchemaError):
         shim.validate({}, {"type": 12})
 
