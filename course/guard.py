@@ -99,6 +99,7 @@ class Snapshot:
         self.volatile_classes = tuple(entry for entry in classes if entry[1] in VOLATILE)
         self.read_tags = tag_reader([group[1] for group in groups if group[2] not in VOLATILE]
                                     + [entry[2] for entry in classes if entry[1] not in VOLATILE])
+        self.tags = self.read_tags() if self.read_tags is not None else None  # as taken
 
 
 def tag_reader(spaces):
@@ -139,26 +140,34 @@ def prepare():
     """Take the snapshot now (in the zygote, before any kernel exists)."""
     global _prepared
     _prepared = Snapshot()
+    if _prepared.read_tags is not None:  # setting `_prepared` moved this module's tag
+        _prepared.tags = _prepared.read_tags()
 
 
 def _inherited_or_new():
-    """The zygote's snapshot if it still describes this process exactly, else a new one."""
+    """(the zygote's snapshot if it still describes this process exactly, else a new one,
+    whether that took comparing every attribute)."""
     snap = _prepared
     if snap is not None:
         now = watched_modules()
         if now.keys() == snap.modules.keys() and all(now[name] is module for name, module in snap.modules.items()):
-            probe = make_check(snap, types.SimpleNamespace(result=None), force=True)
+            # compared with the snapshot as taken: when no namespace's tag moved since
+            # (the usual case), only the volatile ones need comparing
+            probe = make_check(snap, types.SimpleNamespace(result=None), since=snap.tags)
             if not probe(False):
-                return snap
-    return Snapshot()
+                return snap, probe.store.counts["full"] > 0
+    return Snapshot(), True
 
 
-def make_check(snap, store, force=False):
-    """check(restore) -> [what was replaced]; puts it back if `restore`."""
+def make_check(snap, store, force=False, since=None):
+    """check(restore) -> [what was replaced]; puts it back if `restore`.
+
+    The first check compares everything if `force`, else only what moved since
+    the tags `since` (default: now)."""
     missing = object()
     modules, groups, classes, read_tags = snap.modules, snap.groups, snap.classes, snap.read_tags
     volatile, volatile_classes = snap.volatile, snap.volatile_classes
-    tags = [None if force or read_tags is None else read_tags()]
+    tags = [None if force or read_tags is None else (read_tags() if since is None else since)]
     counts = store.counts = {"full": 0}  # checks that compared everything (tests read it)
 
     def check(restore, sys_modules=sys.modules, is_=operator.is_, all=all, map=map, zip=zip,
@@ -209,6 +218,7 @@ def make_check(snap, store, force=False):
         store.result = changed
         return changed
 
+    check.store = store
     return check
 
 
@@ -217,7 +227,7 @@ def install(token, watch=True, quiet=True):
     store = types.ModuleType(token)
     store.result, store.log = [], []
     if watch:
-        snap = _inherited_or_new()
+        snap, store.compared_all = _inherited_or_new()
         store.modules, store.size, store.inherited = dict(snap.modules), snap.size, snap is _prepared
         store.check = check = make_check(snap, store)
     else:

@@ -64,22 +64,38 @@ def test_ordinary_churn_keeps_the_fast_path_and_a_replaced_builtin_is_still_seen
         builtins.abs = original
 
 
-def test_a_fork_of_a_prepared_process_inherits_the_snapshot():
+def _install_in_a_fork_of_a_prepared_process(before=""):
+    """(inherited, compared every attribute) of guard.install in a fork, after running `before`."""
     guard.prepare()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # as in a kernel forked by the zygote
         try:
+            exec(before, {})
             token = integrity.new_token()
             guard.install(token)
-            os.write(write, b"yes" if sys.modules[token].inherited else b"no")
+            store = sys.modules[token]
+            os.write(write, f"{store.inherited} {store.compared_all}".encode())
         finally:
             os._exit(0)
     os.close(write)
-    answer = os.read(read, 10)
+    answer = os.read(read, 100).decode()
     os.waitpid(pid, 0)
     guard._prepared = None
-    assert answer == b"yes"
+    return answer
+
+
+def test_a_fork_of_a_prepared_process_inherits_the_snapshot_without_comparing_everything():
+    # no watched namespace's tag moved since the snapshot: only the volatile ones compared
+    assert _install_in_a_fork_of_a_prepared_process() == "True False"
+
+
+def test_a_fork_changed_before_install_does_not_inherit_the_snapshot():
+    changed = "import numpy\nnumpy.allclose = len\n"
+    assert _install_in_a_fork_of_a_prepared_process(changed) == "False True"
+    # a tag that moved without a change: everything compared, the snapshot still inherited
+    undone = "import numpy\nnumpy._course_probe = 1\ndel numpy._course_probe\n"
+    assert _install_in_a_fork_of_a_prepared_process(undone) == "True True"
 
 
 def test_hooks_check_only_tagged_cells_and_log_what_they_saw():

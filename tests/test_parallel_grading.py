@@ -170,7 +170,9 @@ def graded(make_course, tmp_path_factory):
     probe = ("import builtins as _b\nprint('LEAK:', getattr(_b, '_course_leak', None))\n"
              "print('HISTORY FILE:', get_ipython().history_manager.enabled)\n"
              "import sys as _s\nprint('LAZY IMPORTS:', [m for m in ('numpy.f2py', 'sympy.physics.units') "
-             "if m not in _s.modules])\n")
+             "if m not in _s.modules])\n"
+             "print('GUARD COMPARED ALL:', [vars(_m)['compared_all'] for _m in list(_s.modules.values()) "
+             "if isinstance(_m, type(_s)) and 'compared_all' in vars(_m)])\n")
     course.submit("ref", {name: course.reference(name)})
     course.submit("wrong", {name: course.reference(name, {first: "pass"})})
     course.submit("blank", {name: release})
@@ -263,6 +265,17 @@ def test_kernels_find_what_numpy_and_sympy_import_lazily_already_imported(graded
     from conftest import cell_outputs_text
     probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
     assert "LAZY IMPORTS: []" in probed
+
+
+@pytest.mark.slow
+def test_kernels_verify_the_inherited_guard_snapshot_without_comparing_everything(graded):
+    # course.guard: no watched namespace changed between the zygote's snapshot and the
+    # guard's install, which the dict version tags show without comparing every attribute
+    if os.environ.get("COURSE_ZYGOTE", "1") == "0":
+        pytest.skip("no zygote")
+    from conftest import cell_outputs_text
+    probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
+    assert "GUARD COMPARED ALL: [False]" in probed, probed
 
 
 def test_first_use_of_numpy_and_sympy_imports_nothing_after_the_preload():
