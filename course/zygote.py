@@ -87,6 +87,13 @@ PROVISIONER_NAME = "course-zygote"
 #: stopped with a signal (jupyter_client's default is 5 s; ipykernel 7
 #: sometimes hangs in its exit after an interrupt, ~1 in 10 here).
 SHUTDOWN_WAIT = 1.0
+#: How long a kernel's exit functions may run once its main loop has ended.
+#: ipykernel's own (`IPKernelApp.close`) often waits for its control thread
+#: until jupyter_client gives up (half the shutdown wait, then SIGTERM), and the
+#: grader waits with it. Everything the grader reads was delivered before it
+#: asked the kernel to shut down, so after this long the kernel ends itself,
+#: with the exit code it was going to have.
+EXIT_GRACE = 0.1
 
 
 # --------------------------------------------------------------------------
@@ -226,6 +233,7 @@ def _become_kernel(sock, request, imported_env):
         import traceback
         traceback.print_exc()
     finally:
+        _end_after(EXIT_GRACE, code)
         try:
             atexit._run_exitfuncs()
         finally:
@@ -235,6 +243,13 @@ def _become_kernel(sock, request, imported_env):
                 except Exception:
                     pass
             os._exit(code)
+
+
+def _end_after(seconds, code):
+    """End this process with `code` in `seconds`, whatever the main thread is waiting for."""
+    timer = threading.Timer(seconds, os._exit, [code])
+    timer.daemon = True
+    timer.start()
 
 
 def main(argv=None):

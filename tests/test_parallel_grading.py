@@ -278,6 +278,37 @@ def test_kernels_verify_the_inherited_guard_snapshot_without_comparing_everythin
     assert "GUARD COMPARED ALL: [False]" in probed, probed
 
 
+def test_a_forked_kernel_whose_exit_hangs_ends_itself_with_its_exit_code(tmp_path):
+    # zygote.EXIT_GRACE: ipykernel's exit sometimes waits for a thread that never ends
+    from jupyter_client import BlockingKernelClient
+    from jupyter_client.connect import write_connection_file
+    from course import zygote
+    (tmp_path / "hang_at_exit.py").write_text(
+        "import atexit, os, time\n\n"
+        "def register():  # in the zygote: an exit function that hangs in its children\n"
+        "    zygote = os.getpid()\n"
+        "    atexit.register(lambda: os.getpid() != zygote and time.sleep(60))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    forked = zygote.Zygote.launch(preload=["hang_at_exit:register"], env=env)
+    kernel = client = None
+    try:
+        assert forked.ready(timeout=120), forked.why
+        connection_file, _ = write_connection_file(str(tmp_path / "kernel.json"))
+        kernel = forked.fork(["-f", connection_file], env, str(tmp_path))
+        client = BlockingKernelClient(connection_file=connection_file)
+        client.load_connection_file()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.shutdown()
+        assert kernel.wait(timeout=30) == 0  # not still sleeping, not stopped with a signal
+    finally:
+        if client is not None:
+            client.stop_channels()
+        if kernel is not None and kernel.poll() is None:
+            kernel.kill()
+        forked.close()
+
+
 def test_first_use_of_numpy_and_sympy_imports_nothing_after_the_preload():
     from course import zygote
     code = (
