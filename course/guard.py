@@ -8,7 +8,8 @@ Imported and run in the kernel that executes a submission (the grader side is
   and its modules in `sys.modules`. That walk is the guard's largest cost, so the warm zygote that
   forks the kernels (`course.zygote`) takes it once (`prepare`), before any
   student code exists; a kernel verifies the inherited one instead of taking
-  its own.
+  its own (by the dict version tags taken with it: every attribute is
+  compared only if one of them moved).
 - `install(token, ...)` registers IPython `pre_run_cell` / `post_run_cell`
   hooks. The grader tags each graded cell's execute request with an id that
   starts with the secret `token` (`course.kernel_client`). Before a graded

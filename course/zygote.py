@@ -84,8 +84,8 @@ IMPORT_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 PROVISIONER_NAME = "course-zygote"
 #: A kernel that has not exited this long after the shutdown request is
-#: stopped with a signal (jupyter_client's default is 5 s; ipykernel 7
-#: sometimes hangs in its exit after an interrupt, ~1 in 10 here).
+#: stopped with a signal (jupyter_client's default is 5 s; with EXIT_GRACE
+#: below, that is one whose main loop did not end).
 SHUTDOWN_WAIT = 1.0
 #: How long a kernel's exit functions may run once its main loop has ended.
 #: ipykernel's own (`IPKernelApp.close`) often waits for its control thread
