@@ -545,8 +545,10 @@ class _SchemaCheckedOnce:
         if key not in self._validators or self._validators[key][0] != schema:
             klass = cls or self._module.validators.validator_for(schema)
             klass.check_schema(schema)
-            # the schema is kept (so its id is not reused) and compared: one edited in place is new
-            self._validators[key] = copy.deepcopy(schema), klass(copy.deepcopy(schema)), set()
+            # a copy to compare with: a schema edited in place, or another one that
+            # got the id of a freed one, gets a validator of its own
+            kept = copy.deepcopy(schema)
+            self._validators[key] = kept, klass(kept), set()
         _, validator, valid = self._validators[key]
         text = _json_text(instance)
         if text is not None and text in valid:
