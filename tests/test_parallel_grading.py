@@ -238,12 +238,15 @@ def test_each_student_is_graded_by_exactly_one_worker(graded):
         assert seen[student] == [f"worker-{record['worker']}.log"]
 
 
+def _probed(graded):
+    """What the prober submission's first solution cell printed in its grading kernel."""
+    from conftest import cell_outputs_text
+    return cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
+
+
 @pytest.mark.slow
 def test_no_student_code_reaches_another_students_kernel(graded):
-    course, name, first = graded["course"], graded["name"], graded["first"]
-    from conftest import cell_outputs_text
-    probed = cell_outputs_text(course.autograded_nb("prober", name), first)
-    assert "LEAK: None" in probed
+    assert "LEAK: None" in _probed(graded)
     if os.environ.get("COURSE_ZYGOTE", "1") != "0":
         assert sum(r.get("kernels_forked", 0) for r in graded["records"].values()) > 0
 
@@ -251,9 +254,7 @@ def test_no_student_code_reaches_another_students_kernel(graded):
 @pytest.mark.slow
 def test_kernels_keep_no_history_file(graded):
     # SandboxedExecute.kernel_history: no SQLite history (a file, a thread, a write per cell)
-    from conftest import cell_outputs_text
-    probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
-    assert "HISTORY FILE: False" in probed
+    assert "HISTORY FILE: False" in _probed(graded)
 
 
 @pytest.mark.slow
@@ -262,9 +263,7 @@ def test_kernels_find_what_numpy_and_sympy_import_lazily_already_imported(graded
     # import are done once in the zygote, not in every kernel that uses them
     if os.environ.get("COURSE_ZYGOTE", "1") == "0":
         pytest.skip("no zygote")
-    from conftest import cell_outputs_text
-    probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
-    assert "LAZY IMPORTS: []" in probed
+    assert "LAZY IMPORTS: []" in _probed(graded)
 
 
 @pytest.mark.slow
@@ -273,13 +272,12 @@ def test_kernels_verify_the_inherited_guard_snapshot_without_comparing_everythin
     # guard's install, which the dict version tags show without comparing every attribute
     if os.environ.get("COURSE_ZYGOTE", "1") == "0":
         pytest.skip("no zygote")
-    from conftest import cell_outputs_text
-    probed = cell_outputs_text(graded["course"].autograded_nb("prober", graded["name"]), graded["first"])
+    probed = _probed(graded)
     assert "GUARD COMPARED ALL: [False]" in probed, probed
 
 
 def test_a_forked_kernel_whose_exit_hangs_ends_itself_with_its_exit_code(tmp_path):
-    # zygote.EXIT_GRACE: ipykernel's exit sometimes waits for a thread that never ends
+    # zygote.EXIT_GRACE: ipykernel's exit often waits for a thread that never ends
     from jupyter_client import BlockingKernelClient
     from jupyter_client.connect import write_connection_file
     from course import zygote
