@@ -154,21 +154,20 @@ def _inherited_or_new():
         if now.keys() == snap.modules.keys() and all(now[name] is module for name, module in snap.modules.items()):
             # compared with the snapshot as taken: when no namespace's tag moved since
             # (the usual case), only the volatile ones need comparing
-            probe = make_check(snap, types.SimpleNamespace(result=None), since=snap.tags)
-            if not probe(False):
-                return snap, probe.store.counts["full"] > 0
+            probe = types.SimpleNamespace(result=None)
+            if not make_check(snap, probe, since=snap.tags)(False):
+                return snap, probe.counts["full"] > 0
     return Snapshot(), True
 
 
-def make_check(snap, store, force=False, since=None):
+def make_check(snap, store, since=None):
     """check(restore) -> [what was replaced]; puts it back if `restore`.
 
-    The first check compares everything if `force`, else only what moved since
-    the tags `since` (default: now)."""
+    The first check compares only what moved since the tags `since` (default: now)."""
     missing = object()
     modules, groups, classes, read_tags = snap.modules, snap.groups, snap.classes, snap.read_tags
     volatile, volatile_classes = snap.volatile, snap.volatile_classes
-    tags = [None if force or read_tags is None else (read_tags() if since is None else since)]
+    tags = [None if read_tags is None else (read_tags() if since is None else since)]
     counts = store.counts = {"full": 0}  # checks that compared everything (tests read it)
 
     def check(restore, sys_modules=sys.modules, is_=operator.is_, all=all, map=map, zip=zip,
@@ -219,7 +218,6 @@ def make_check(snap, store, force=False, since=None):
         store.result = changed
         return changed
 
-    check.store = store
     return check
 
 
