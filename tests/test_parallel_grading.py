@@ -276,16 +276,22 @@ def test_kernels_verify_the_inherited_guard_snapshot_without_comparing_everythin
     assert "GUARD COMPARED ALL: [False]" in probed, probed
 
 
-def test_a_forked_kernel_whose_exit_hangs_ends_itself_with_its_exit_code(tmp_path):
-    # zygote.EXIT_GRACE: ipykernel's exit often waits for a thread that never ends
+def test_a_forked_kernel_ends_with_its_exit_code_without_running_exit_functions(tmp_path):
+    # course.zygote: ipykernel's exit often waits for a thread that never ends, and
+    # the grader would wait with it
     from jupyter_client import BlockingKernelClient
     from jupyter_client.connect import write_connection_file
     from course import zygote
+    ran = tmp_path / "exit-function-ran"
     (tmp_path / "hang_at_exit.py").write_text(
         "import atexit, os, time\n\n"
-        "def register():  # in the zygote: an exit function that hangs in its children\n"
+        "def register():  # in the zygote: an exit function that would leave a file, then hang\n"
         "    zygote = os.getpid()\n"
-        "    atexit.register(lambda: os.getpid() != zygote and time.sleep(60))\n")
+        "    def at_exit():\n"
+        "        if os.getpid() != zygote:\n"
+        f"            open({str(ran)!r}, 'w').close()\n"
+        "            time.sleep(60)\n"
+        "    atexit.register(at_exit)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
     forked = zygote.Zygote.launch(preload=["hang_at_exit:register"], env=env)
     kernel = client = None
@@ -299,6 +305,7 @@ def test_a_forked_kernel_whose_exit_hangs_ends_itself_with_its_exit_code(tmp_pat
         client.wait_for_ready(timeout=60)
         client.shutdown()
         assert kernel.wait(timeout=30) == 0  # not still sleeping, not stopped with a signal
+        assert not ran.exists()
     finally:
         if client is not None:
             client.stop_channels()
