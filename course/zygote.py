@@ -39,7 +39,8 @@ Differences from a freshly executed interpreter, for graders: preloaded
 modules are imported before the kernel's working directory is on `sys.path`
 (a student's `numpy.py` cannot shadow them); NumPy's and `random`'s global
 generators are reseeded from the OS in every child; matplotlib's settings and
-caches are those found where the zygote started.
+caches are those found where the zygote started; exit functions (`atexit`) do
+not run: a kernel ends as soon as its main loop does.
 """
 import asyncio
 import importlib
