@@ -71,3 +71,41 @@ def cell_outputs_text(nb, grade_id):
 
 # Notebook fixtures under tests/ are inputs to graders, not notebooks to run with nbval.
 collect_ignore_glob = ["*/*.ipynb", "*.ipynb"]
+
+
+@pytest.fixture
+def forked_kernel(tmp_path):
+    """start(module, source, function) -> (kernel, client): a kernel forked from a zygote that
+    imported `module` (written from `source` to tmp_path) and called its `function`, ready."""
+    import os
+    from jupyter_client import BlockingKernelClient
+    from jupyter_client.connect import write_connection_file
+    from course import zygote
+    started = []  # [zygote, kernel, client], cleaned up in reverse
+
+    def start(module, source, function):
+        (tmp_path / f"{module}.py").write_text(source)
+        path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONPATH=path)
+        forked = zygote.Zygote.launch(preload=[f"{module}:{function}"], env=env)
+        started.append(forked)
+        assert forked.ready(timeout=120), forked.why
+        connection_file, _ = write_connection_file(str(tmp_path / "kernel.json"))
+        kernel = forked.fork(["-f", connection_file], env, str(tmp_path))
+        started.append(kernel)
+        client = BlockingKernelClient(connection_file=connection_file)
+        client.load_connection_file()
+        client.start_channels()
+        started.append(client)
+        client.wait_for_ready(timeout=60)
+        return kernel, client
+
+    yield start
+    for item in reversed(started):
+        if isinstance(item, BlockingKernelClient):
+            item.stop_channels()
+        elif isinstance(item, zygote.ForkedKernel):
+            if item.poll() is None:
+                item.kill()
+        else:
+            item.close()

@@ -276,14 +276,11 @@ def test_kernels_verify_the_inherited_guard_snapshot_without_comparing_everythin
     assert "GUARD COMPARED ALL: [False]" in probed, probed
 
 
-def test_a_forked_kernel_ends_with_its_exit_code_without_running_exit_functions(tmp_path):
+def test_a_forked_kernel_ends_with_its_exit_code_without_running_exit_functions(tmp_path, forked_kernel):
     # course.zygote: ipykernel's exit often waits for a thread that never ends, and
     # the grader would wait with it
-    from jupyter_client import BlockingKernelClient
-    from jupyter_client.connect import write_connection_file
-    from course import zygote
     ran = tmp_path / "exit-function-ran"
-    (tmp_path / "hang_at_exit.py").write_text(
+    kernel, client = forked_kernel("hang_at_exit", (
         "import atexit, os, time\n\n"
         "def register():  # in the zygote: an exit function that would leave a file, then hang\n"
         "    zygote = os.getpid()\n"
@@ -291,27 +288,10 @@ def test_a_forked_kernel_ends_with_its_exit_code_without_running_exit_functions(
         "        if os.getpid() != zygote:\n"
         f"            open({str(ran)!r}, 'w').close()\n"
         "            time.sleep(60)\n"
-        "    atexit.register(at_exit)\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
-    forked = zygote.Zygote.launch(preload=["hang_at_exit:register"], env=env)
-    kernel = client = None
-    try:
-        assert forked.ready(timeout=120), forked.why
-        connection_file, _ = write_connection_file(str(tmp_path / "kernel.json"))
-        kernel = forked.fork(["-f", connection_file], env, str(tmp_path))
-        client = BlockingKernelClient(connection_file=connection_file)
-        client.load_connection_file()
-        client.start_channels()
-        client.wait_for_ready(timeout=60)
-        client.shutdown()
-        assert kernel.wait(timeout=30) == 0  # not still sleeping, not stopped with a signal
-        assert not ran.exists()
-    finally:
-        if client is not None:
-            client.stop_channels()
-        if kernel is not None and kernel.poll() is None:
-            kernel.kill()
-        forked.close()
+        "    atexit.register(at_exit)\n"), "register")
+    client.shutdown()
+    assert kernel.wait(timeout=30) == 0  # not still sleeping, not stopped with a signal
+    assert not ran.exists()
 
 
 def test_first_use_of_numpy_and_sympy_imports_nothing_after_the_preload():

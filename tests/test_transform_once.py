@@ -1,11 +1,5 @@
 """course.transform_once: a forked grading kernel transforms each cell once, with the same results."""
-import os
-
-from jupyter_client import BlockingKernelClient
-from jupyter_client.connect import write_connection_file
 from jupyter_client.manager import start_new_kernel
-
-from course import zygote
 
 CELLS = [
     "x = 1\ny = x + 1\nprint(y)",                      # an ordinary cell
@@ -45,31 +39,15 @@ def _run(client, code):
     return reply["content"]["status"], seen
 
 
-def test_a_forked_kernel_transforms_each_cell_once_and_runs_it_as_a_plain_kernel_does(tmp_path):
-    (tmp_path / "count_transforms.py").write_text(COUNTER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
-    forked = zygote.Zygote.launch(preload=["count_transforms:install"], env=env)
-    kernel = client = None
+def test_a_forked_kernel_transforms_each_cell_once_and_runs_it_as_a_plain_kernel_does(forked_kernel):
+    kernel, client = forked_kernel("count_transforms", COUNTER, "install")
     plain_manager, plain = start_new_kernel(kernel_name="python3")
     try:
-        assert forked.ready(timeout=120), forked.why
-        connection_file, _ = write_connection_file(str(tmp_path / "kernel.json"))
-        kernel = forked.fork(["-f", connection_file], env, str(tmp_path))
-        client = BlockingKernelClient(connection_file=connection_file)
-        client.load_connection_file()
-        client.start_channels()
-        client.wait_for_ready(timeout=60)
         for code in CELLS:
             assert _run(client, code) == _run(plain, code), code
         status, counted = _run(client, "import count_transforms; print(len(count_transforms.calls))")
         # each cell once, and this last one; without transform_once the synchronous ones twice
         assert counted == [("stream", "stdout", f"{len(CELLS) + 1}\n")], counted
     finally:
-        if client is not None:
-            client.shutdown()
-            client.stop_channels()
-        if kernel is not None:
-            kernel.wait(timeout=30)
         plain.stop_channels()
         plain_manager.shutdown_kernel(now=True)
-        forked.close()
