@@ -69,6 +69,28 @@ def cell_outputs_text(nb, grade_id):
     raise KeyError(grade_id)
 
 
+def kernel_outputs(client, code):
+    """(status, outputs) of running `code` with a kernel client: what a notebook would keep
+    of the cell, in order, with consecutive chunks of one stream joined (how text is split
+    into messages depends on timing)."""
+    seen = []
+
+    def keep(msg):
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            if seen and seen[-1][:2] == ("stream", content["name"]):
+                seen[-1] = ("stream", content["name"], seen[-1][2] + content["text"])
+            else:
+                seen.append((kind, content["name"], content["text"]))
+        elif kind in ("execute_result", "display_data"):
+            seen.append((kind, content["data"].get("text/plain")))
+        elif kind == "error":
+            seen.append((kind, content["ename"]))
+
+    reply = client.execute_interactive(code, timeout=60, output_hook=keep)
+    return reply["content"]["status"], seen
+
+
 # Notebook fixtures under tests/ are inputs to graders, not notebooks to run with nbval.
 collect_ignore_glob = ["*/*.ipynb", "*.ipynb"]
 

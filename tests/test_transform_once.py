@@ -1,6 +1,8 @@
 """course.transform_once: a forked grading kernel transforms each cell once, with the same results."""
 from jupyter_client.manager import start_new_kernel
 
+from conftest import kernel_outputs
+
 CELLS = [
     "x = 1\ny = x + 1\nprint(y)",                      # an ordinary cell
     "%env COURSE_TRANSFORM_TEST=on",                   # a line magic (a static transformation)
@@ -22,30 +24,13 @@ COUNTER = (
     "    TransformerManager.transform_cell = counted\n")
 
 
-def _run(client, code):
-    """What a notebook would keep of a cell: its outputs' kinds and contents."""
-    seen = []
-
-    def keep(msg):
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            seen.append((kind, content["name"], content["text"]))
-        elif kind in ("execute_result", "display_data"):
-            seen.append((kind, content["data"].get("text/plain")))
-        elif kind == "error":
-            seen.append((kind, content["ename"]))
-
-    reply = client.execute_interactive(code, timeout=60, output_hook=keep)
-    return reply["content"]["status"], seen
-
-
 def test_a_forked_kernel_transforms_each_cell_once_and_runs_it_as_a_plain_kernel_does(forked_kernel):
-    kernel, client = forked_kernel("count_transforms", COUNTER, "install")
+    _, client = forked_kernel("count_transforms", COUNTER, "install")
     plain_manager, plain = start_new_kernel(kernel_name="python3")
     try:
         for code in CELLS:
-            assert _run(client, code) == _run(plain, code), code
-        status, counted = _run(client, "import count_transforms; print(len(count_transforms.calls))")
+            assert kernel_outputs(client, code) == kernel_outputs(plain, code), code
+        _, counted = kernel_outputs(client, "import count_transforms; print(len(count_transforms.calls))")
         # each cell once, and this last one; without transform_once the synchronous ones twice
         assert counted == [("stream", "stdout", f"{len(CELLS) + 1}\n")], counted
     finally:
