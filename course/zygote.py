@@ -68,13 +68,15 @@ DEFAULT_PRELOAD = ["numpy", "numpy.random", "numpy.testing", "sympy", "matplotli
 #: import, and psutil, which a kernel imports when it shuts down (to stop its
 #: children). Not matplotlib_inline: importing it hooks into the running shell, so
 #: that must happen inside the kernel. Last, `course.transform_once` makes the
-#: kernels transform each cell's input once instead of twice.
+#: kernels transform each cell's input once instead of twice, and
+#: `course.flush_when_written` spares them waits for output that was never written.
 KERNEL_PRELOAD = ["ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
                   "ipykernel.comm", "IPython.core.completer", "pdb", "sqlite3", "psutil",
                   "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.logger",
                   "IPython.extensions.storemagic", "faulthandler", "tornado.platform.asyncio",
                   "IPython.core.magics.pylab", "pygments.formatters.terminal256", "fileinput",
-                  "course.sandbox_launch", "course.transform_once:install"]
+                  "course.sandbox_launch", "course.transform_once:install",
+                  "course.flush_when_written:install"]
 #: Variables a process reads when it starts or imports: a zygote serves only
 #: kernels whose environment agrees with its own on these.
 IMPORT_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
