@@ -4,9 +4,9 @@ ipykernel sends a cell's printed text from a separate thread (IOPub). Its
 `flush()` asks that thread to send what the stream holds and then waits until
 the thread has done so, a round trip between two threads. It flushes stdout and
 stderr before each reply and again before reporting "idle": four round trips
-per cell, made even when the cell printed nothing, which is most of the
-grader's cells. Each one wakes the output thread and then the kernel's main
-thread again.
+per cell, whatever the cell printed, each waking the output thread and then
+the kernel's main thread. Now a cell that prints nothing makes none, and one
+that prints to one stream makes one.
 
 `install()` runs in the zygote (`course.zygote.KERNEL_PRELOAD`), before any
 kernel exists, and wraps ipykernel's OutStream:
