@@ -131,3 +131,13 @@ def forked_kernel(tmp_path):
                 item.kill()
         else:
             item.close()
+
+
+@pytest.fixture
+def plain_kernel():
+    """A client of a kernel started the usual way (not forked), to compare outputs with."""
+    from jupyter_client.manager import start_new_kernel
+    manager, client = start_new_kernel(kernel_name="python3")
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)

@@ -1,7 +1,5 @@
 """course.flush_when_written: a forked grading kernel's cells give the outputs a plain kernel's
 give, in the same order, with fewer round trips to the output thread."""
-from jupyter_client.manager import start_new_kernel
-
 from conftest import kernel_outputs
 
 CELLS = [
@@ -31,20 +29,15 @@ COUNTER = (
 EMPTY_CELLS = 20
 
 
-def test_a_forked_kernel_gives_a_plain_kernels_outputs_and_waits_only_for_written_output(forked_kernel):
+def test_a_forked_kernel_gives_a_plain_kernels_outputs_and_waits_only_for_written_output(forked_kernel, plain_kernel):
     _, client = forked_kernel("count_schedules", COUNTER, "install")
-    plain_manager, plain = start_new_kernel(kernel_name="python3")
-    try:
-        for code in CELLS:
-            assert kernel_outputs(client, code) == kernel_outputs(plain, code), code
-        _, before = kernel_outputs(client, "import count_schedules; len(count_schedules.calls)")
-        for _ in range(EMPTY_CELLS):
-            kernel_outputs(client, "pass")
-        _, after = kernel_outputs(client, "len(count_schedules.calls)")
-        per_cell = (int(after[0][1]) - int(before[0][1])) / (EMPTY_CELLS + 1)
-        # an empty cell publishes "busy", its input and "idle"; each flush of a stream would add
-        # two more (its send and the wake-up of the waiting thread), four flushes per cell
-        assert per_cell <= 4, per_cell
-    finally:
-        plain.stop_channels()
-        plain_manager.shutdown_kernel(now=True)
+    for code in CELLS:
+        assert kernel_outputs(client, code) == kernel_outputs(plain_kernel, code), code
+    _, before = kernel_outputs(client, "import count_schedules; len(count_schedules.calls)")
+    for _ in range(EMPTY_CELLS):
+        kernel_outputs(client, "pass")
+    _, after = kernel_outputs(client, "len(count_schedules.calls)")
+    per_cell = (int(after[0][1]) - int(before[0][1])) / (EMPTY_CELLS + 1)
+    # an empty cell publishes "busy", its input and "idle"; each flush of a stream would add
+    # two more (its send and the wake-up of the waiting thread), four flushes per cell
+    assert per_cell <= 4, per_cell

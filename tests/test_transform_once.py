@@ -1,6 +1,4 @@
 """course.transform_once: a forked grading kernel transforms each cell once, with the same results."""
-from jupyter_client.manager import start_new_kernel
-
 from conftest import kernel_outputs
 
 CELLS = [
@@ -24,15 +22,10 @@ COUNTER = (
     "    TransformerManager.transform_cell = counted\n")
 
 
-def test_a_forked_kernel_transforms_each_cell_once_and_runs_it_as_a_plain_kernel_does(forked_kernel):
+def test_a_forked_kernel_transforms_each_cell_once_and_runs_it_as_a_plain_kernel_does(forked_kernel, plain_kernel):
     _, client = forked_kernel("count_transforms", COUNTER, "install")
-    plain_manager, plain = start_new_kernel(kernel_name="python3")
-    try:
-        for code in CELLS:
-            assert kernel_outputs(client, code) == kernel_outputs(plain, code), code
-        _, counted = kernel_outputs(client, "import count_transforms; print(len(count_transforms.calls))")
-        # each cell once, and this last one; without transform_once the synchronous ones twice
-        assert counted == [("stream", "stdout", f"{len(CELLS) + 1}\n")], counted
-    finally:
-        plain.stop_channels()
-        plain_manager.shutdown_kernel(now=True)
+    for code in CELLS:
+        assert kernel_outputs(client, code) == kernel_outputs(plain_kernel, code), code
+    _, counted = kernel_outputs(client, "import count_transforms; print(len(count_transforms.calls))")
+    # each cell once, and this last one; without transform_once the synchronous ones twice
+    assert counted == [("stream", "stdout", f"{len(CELLS) + 1}\n")], counted
