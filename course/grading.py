@@ -531,25 +531,39 @@ class _SchemaCheckedOnce:
     `jsonschema.validate` does (same validator class, same `best_match` error).
     A cell's metadata is the same in every student's copy of a notebook, so
     metadata found valid once is not validated again (an invalid one always is,
-    to raise its error).
+    to raise its error). nbgrader reads its schema afresh for every notebook:
+    what is remembered belongs to the schema's content, not to the object.
     """
 
     def __init__(self, module):
         self._module = module
-        self._validators = {}
+        self._by_object = {}  # (id(schema), cls) -> (a copy of schema, validator, valid set)
+        self._by_content = {}  # (schema as JSON text, cls) -> (validator, valid set)
+
+    def _validator(self, schema, cls):
+        """(validator, texts of instances found valid) for this schema's content."""
+        key = (id(schema), cls)
+        entry = self._by_object.get(key)
+        # compared with a copy: a schema edited in place, or another one that got
+        # the id of a freed one, is looked up by its content again
+        if entry is None or entry[0] != schema:
+            text = _json_text(schema)
+            shared = self._by_content.get((text, cls)) if text is not None else None
+            if shared is None:
+                klass = cls or self._module.validators.validator_for(schema)
+                klass.check_schema(schema)
+                shared = klass(copy.deepcopy(schema)), set()
+                if text is not None:
+                    self._by_content[text, cls] = shared
+            if len(self._by_object) > 64:  # nbgrader's discarded schema objects
+                self._by_object.clear()
+            entry = self._by_object[key] = (copy.deepcopy(schema), *shared)
+        return entry[1], entry[2]
 
     def validate(self, instance, schema, cls=None, *args, **kwargs):
         if args or kwargs:
             return self._module.validate(instance, schema, cls, *args, **kwargs)
-        key = (id(schema), cls)
-        if key not in self._validators or self._validators[key][0] != schema:
-            klass = cls or self._module.validators.validator_for(schema)
-            klass.check_schema(schema)
-            # a copy to compare with: a schema edited in place, or another one that
-            # got the id of a freed one, gets a validator of its own
-            kept = copy.deepcopy(schema)
-            self._validators[key] = kept, klass(kept), set()
-        _, validator, valid = self._validators[key]
+        validator, valid = self._validator(schema, cls)
         text = _json_text(instance)
         if text is not None and text in valid:
             return

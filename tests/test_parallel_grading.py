@@ -7,6 +7,7 @@ a reason while the others are graded, that an unchanged submission is not
 graded again (and a changed one is), that no student is graded by two
 workers, and that no student's code is visible to another's kernel.
 """
+import copy
 import json
 import os
 import re
@@ -103,6 +104,29 @@ def test_schema_checked_once_validates_like_jsonschema():
         shim.validate({"points": 2}, schema)
     with pytest.raises(jsonschema.SchemaError):
         shim.validate({}, {"type": 12})
+
+
+def test_schema_checked_once_remembers_by_content_not_by_object():
+    # nbgrader reads its schema from its JSON file for every notebook: an equal
+    # schema in a new object must find the metadata already found valid
+    checked = []
+
+    class Counting(jsonschema.Draft7Validator):
+        def iter_errors(self, instance, *args, **kwargs):
+            checked.append(dict(instance))
+            return super().iter_errors(instance, *args, **kwargs)
+
+    shim = grading._SchemaCheckedOnce(jsonschema)
+    schema = {"type": "object", "properties": {"points": {"type": "number"}}}
+    metadata = {"points": 2}
+    for _ in range(3):
+        shim.validate(dict(metadata), copy.deepcopy(schema), Counting)
+    assert checked == [metadata]
+    # another schema (same keys, another content) validates anew and can fail
+    stricter = {"type": "object", "properties": {"points": {"type": "number", "maximum": 1}}}
+    with pytest.raises(jsonschema.ValidationError):
+        shim.validate(dict(metadata), stricter, Counting)
+    assert len(checked) == 2
 
 
 def test_kernel_client_retries_a_refused_connection_soon():
