@@ -526,8 +526,8 @@ class _SchemaCheckedOnce:
 
     `jsonschema.validate(instance, schema)` first checks the *schema* against
     its meta-schema, every call: nbgrader validates every cell's metadata that
-    way, twice per notebook, which costs about 0.3 s per notebook here. This
-    shim checks each schema once and then validates exactly as
+    way, twice per notebook, so the meta-schema check is repeated for every
+    cell. This shim checks each schema once and then validates exactly as
     `jsonschema.validate` does (same validator class, same `best_match` error).
     A cell's metadata is the same in every student's copy of a notebook, so
     metadata found valid once is not validated again (an invalid one always is,
