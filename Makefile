@@ -17,7 +17,7 @@ PY := $(BIN)/python
 STUDENT_ARG := $(if $(STUDENT),--student $(STUDENT),)
 FORCE_ARG   := $(if $(FORCE),--force,)
 
-.PHONY: help venv release collect zip-collect autograde feedback grades validate demo \
+.PHONY: help venv sandbox release collect zip-collect autograde feedback grades validate demo \
         report bench grader-audit test test-quick clean
 
 help:
@@ -26,7 +26,7 @@ help:
 	@echo "variables: ASSIGNMENT=$(ASSIGNMENT) STUDENT=$(STUDENT) JOBS=$(JOBS) FORCE=$(FORCE)"
 
 # The virtual environment, rebuilt when the pinned requirements change.
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml student/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -35,6 +35,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@echo "venv: .venv ready ($$($(PY) -m pip freeze | wc -l) packages)"
 
 venv: $(VENV)/.installed
+
+# The sandbox grading kernels run in: Debian's bubblewrap, installed if missing (root only).
+sandbox:
+	@command -v bwrap >/dev/null || tools/install_sandbox.sh
 
 release: venv
 	nbgrader generate_assignment $(ASSIGNMENT) --force
@@ -50,35 +54,35 @@ zip-collect: venv
 	nbgrader zip_collect $(ASSIGNMENT) --force
 	@echo "zip-collect: submissions placed in submitted/*/$(ASSIGNMENT)/"
 
-autograde: venv
-	$(PY) -m course.autograde $(ASSIGNMENT) --jobs $(JOBS) $(STUDENT_ARG) $(FORCE_ARG)
+autograde: venv sandbox
+	$(PY) -m grader.driver.autograde $(ASSIGNMENT) --jobs $(JOBS) $(STUDENT_ARG) $(FORCE_ARG)
 
 feedback: venv
-	$(PY) -m course.feedback $(ASSIGNMENT) $(STUDENT_ARG)
+	$(PY) -m grader.reports.feedback $(ASSIGNMENT) $(STUDENT_ARG)
 
 grades: venv
-	$(PY) -m course.grades $(ASSIGNMENT)
+	$(PY) -m grader.reports.grades $(ASSIGNMENT)
 
 validate: venv
 	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
 	$(PY) -m course.validate $(NB)
 
-demo: venv
+demo: venv sandbox
 	$(PY) tools/demo.py $(ASSIGNMENT) --jobs $(JOBS)
 
 report: venv
-	$(PY) -m course.report $(ASSIGNMENT)
+	$(PY) -m grader.reports.report $(ASSIGNMENT)
 
-bench: venv
+bench: venv sandbox
 	$(PY) tools/bench.py
 
-grader-audit: venv
+grader-audit: venv sandbox
 	$(PY) tools/grader_audit.py
 
-test: venv
+test: venv sandbox
 	$(PY) -m pytest -q --durations=15
 
-test-quick: venv
+test-quick: venv sandbox
 	$(PY) -m pytest -q -m "not slow"
 
 clean:

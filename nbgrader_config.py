@@ -19,11 +19,10 @@ c.OverwriteCells.add_missing_cells = True
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
 
-# Student code runs sandboxed during autograde (course/sandbox.py, docs/sandbox.md): resource
-# limits always; as root also an unprivileged user, no network, no view of the course files.
-# nbgrader's default list with Execute swapped (tests/test_hostile.py checks it stays in step).
+# Student code runs in the sandboxed kernel, hidden tests in the grader (grader/plugins/execute.py,
+# docs/sandbox.md). nbgrader's default list with Execute swapped (a test checks it stays in step).
 c.Autograde.autograde_preprocessors = [
-    "course.sandbox.SandboxedExecute",
+    "grader.plugins.GradedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -37,14 +36,14 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "course.integrity.RestoreCellMetadata",
+    "grader.plugins.RestoreCellMetadata",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# Feedback is sealed (course/feedback.py): no hidden test, traceback or mark scheme reaches a student.
+# Feedback is sealed (grader/plugins/feedback.py): no hidden test, traceback or mark scheme reaches a student.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "course.feedback.SealFeedback",
+    "grader.plugins.SealFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

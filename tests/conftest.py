@@ -4,7 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from course import grading, submissions
+from grader.authoring import submissions
+from grader.driver import grading
+from grader.driver.commands import nbgrader
+from grader.reports.gradebook import scores
 
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "tutorial08"
@@ -24,7 +27,7 @@ class Course:
         for path in sorted(SOURCE.glob("*.ipynb")):
             if notebooks is None or path.name in notebooks:
                 shutil.copy(path, source)
-        run = grading.nbgrader(["generate_assignment", ASSIGNMENT, "--force"], self.root)
+        run = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], self.root)
         assert run.returncode == 0, run.stdout + run.stderr
 
     def source_nb(self, name):
@@ -42,7 +45,7 @@ class Course:
 
     def autograde(self):
         self.status = grading.autograde(self.root, ASSIGNMENT)
-        self.scores = grading.scores(self.root, ASSIGNMENT)
+        self.scores = scores(self.root, ASSIGNMENT)
         return self.scores
 
     def autograded_nb(self, student, name):
@@ -93,51 +96,3 @@ def kernel_outputs(client, code):
 
 # Notebook fixtures under tests/ are inputs to graders, not notebooks to run with nbval.
 collect_ignore_glob = ["*/*.ipynb", "*.ipynb"]
-
-
-@pytest.fixture
-def forked_kernel(tmp_path):
-    """start(module, source, function) -> (kernel, client): a kernel forked from a zygote that
-    imported `module` (written from `source` to tmp_path) and called its `function`, ready."""
-    import os
-    from jupyter_client import BlockingKernelClient
-    from jupyter_client.connect import write_connection_file
-    from course import zygote
-    started = []  # [zygote, kernel, client], cleaned up in reverse
-
-    def start(module, source, function):
-        (tmp_path / f"{module}.py").write_text(source)
-        path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, PYTHONPATH=path)
-        forked = zygote.Zygote.launch(preload=[f"{module}:{function}"], env=env)
-        started.append(forked)
-        assert forked.ready(timeout=120), forked.why
-        connection_file, _ = write_connection_file(str(tmp_path / "kernel.json"))
-        kernel = forked.fork(["-f", connection_file], env, str(tmp_path))
-        started.append(kernel)
-        client = BlockingKernelClient(connection_file=connection_file)
-        client.load_connection_file()
-        client.start_channels()
-        started.append(client)
-        client.wait_for_ready(timeout=60)
-        return kernel, client
-
-    yield start
-    for item in reversed(started):
-        if isinstance(item, BlockingKernelClient):
-            item.stop_channels()
-        elif isinstance(item, zygote.ForkedKernel):
-            if item.poll() is None:
-                item.kill()
-        else:
-            item.close()
-
-
-@pytest.fixture
-def plain_kernel():
-    """A client of a kernel started the usual way (not forked), to compare outputs with."""
-    from jupyter_client.manager import start_new_kernel
-    manager, client = start_new_kernel(kernel_name="python3")
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import cell_outputs_text
-from course import submissions
+from grader.authoring import submissions
 from course.hints import HINT_MIME, describe
 
 NB = "A_theory.ipynb"

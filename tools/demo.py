@@ -19,7 +19,9 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 
-from course import grading, submissions  # noqa: E402
+from grader.authoring import submissions  # noqa: E402
+from grader.driver import grading  # noqa: E402
+from grader.driver.commands import nbgrader  # noqa: E402
 import demo_class  # noqa: E402
 
 
@@ -28,7 +30,7 @@ def step(message):
 
 
 def nbgrader_or_die(args):
-    run = grading.nbgrader(args, REPO)
+    run = nbgrader(args, REPO)
     if run.returncode != 0:
         print(run.stdout + run.stderr)
         raise SystemExit(f"nbgrader {' '.join(args)} failed")
@@ -57,7 +59,7 @@ def submit_through_exchange(assignment, student, notebooks, workdir):
             nbformat.write(content, str(folder / name))
     # A student's machine knows the exchange from its own config; here we say it on the command line.
     exchange = ["--course", "backprop", f"--Exchange.root={REPO / 'exchange'}"]
-    run = grading.nbgrader(["submit", assignment, "--student", student, *exchange], home)
+    run = nbgrader(["submit", assignment, "--student", student, *exchange], home)
     if run.returncode != 0:
         raise SystemExit(f"{student}: nbgrader submit failed\n{run.stdout}{run.stderr}")
 
@@ -99,16 +101,16 @@ def main(argv=None):
     demo_class.grade_free_text(REPO, assignment)
 
     step("feedback (sealed: no hidden tests, no tracebacks)")
-    run_module("course.feedback", assignment)
+    run_module("grader.reports.feedback", assignment)
 
     step("grades")
-    run_module("course.grades", assignment)
+    run_module("grader.reports.grades", assignment)
 
     step("who got what")
     print_table(assignment)
 
     step("report")
-    run_module("course.report", assignment)
+    run_module("grader.reports.report", assignment)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
 
 
@@ -126,8 +128,8 @@ def run_module(module, assignment):
 
 
 def print_table(assignment):
-    """The grades export (`course.grades`): a part that could not be graded is "-", never 0."""
-    from course import grades
+    """The grades export (`grader.reports.grades`): a part that could not be graded is "-", never 0."""
+    from grader.reports import grades
 
     collected = grades.collect(REPO, assignment)
     parts = collected.parts

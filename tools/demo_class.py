@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from course import manual_grading, submissions
+from grader.authoring import submissions
+from grader.reports import manual_grading
 
 # student: {notebook: {grade_id of a solution cell: [(text in the reference, replacement)]}}
 MISTAKES = {

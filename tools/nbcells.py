@@ -58,3 +58,30 @@ def notebook(cells):
     nb.metadata["language_info"] = {"name": "python"}
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
+
+
+# ----------------------------------------------------------------- editing test cells
+
+def cell_by_id(nb, grade_id):
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(grade_id)
+
+
+def set_hidden(nb, grade_id, code):
+    """Replace the hidden-test region of a test cell (the markers stay; the visible part is kept)."""
+    cell = cell_by_id(nb, grade_id)
+    lines = cell.source.splitlines()
+    begin = next(i for i, line in enumerate(lines) if "BEGIN HIDDEN TESTS" in line.upper())
+    end = next(i for i, line in enumerate(lines) if "END HIDDEN TESTS" in line.upper())
+    cell.source = "\n".join(lines[:begin + 1] + code.strip("\n").splitlines() + lines[end:])
+
+
+def set_visible(nb, grade_id, code):
+    """Replace the visible part of a test cell (kept after the hidden region)."""
+    cell = cell_by_id(nb, grade_id)
+    lines = cell.source.splitlines()
+    end = next(i for i, line in enumerate(lines) if "END HIDDEN TESTS" in line.upper())
+    begin = next(i for i, line in enumerate(lines) if "BEGIN HIDDEN TESTS" in line.upper())
+    cell.source = "\n".join(lines[begin:end + 1] + code.strip("\n").splitlines())

@@ -1,0 +1,1 @@
+"""Authoring and testing helpers: simulated submissions built from the source notebooks."""

@@ -1,0 +1,84 @@
+"""Run symbolic work on a student's expression in a forked child, killed at a time limit.
+
+SymPy evaluates as it builds: `2**(10**90)`, a tower of `exp`s or an unlucky
+`simplify` can run for hours inside C code that no signal interrupts. The
+grader therefore never computes with a student's expression in its own process:
+`limited(function, *args)` forks, computes there (the child sees the arguments
+through the fork, nothing is serialised on the way in), and hands back a small
+JSON result; the child is killed when it overruns its time or memory.
+"""
+import json
+import os
+import resource
+import select
+import signal
+import time
+
+from course.checks import CheckFailed
+
+
+class TimedOut(CheckFailed):
+    """The computation did not finish in time."""
+
+
+class Failed(CheckFailed):
+    """The computation raised (or ran out of memory); the message says with what."""
+
+
+def limited(function, *args, seconds: float = 10.0, memory_bytes: int = 1 << 30):
+    """function(*args) computed in a child process; its result must be JSON data."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, write, leave without running any exit handler
+        code = 0
+        try:
+            os.close(read_end)
+            _cap_memory(memory_bytes)
+            try:
+                outcome = {"ok": function(*args)}
+            except BaseException as error:  # noqa: BLE001 (reported to the parent)
+                outcome = {"error": f"{type(error).__name__}: {error}"[:500]}
+            data = json.dumps(outcome).encode()
+            while data:
+                data = data[os.write(write_end, data):]
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    try:
+        data = _read_until(read_end, time.monotonic() + seconds)
+    finally:
+        os.close(read_end)
+        if data is None:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if not data:
+        raise TimedOut(f"A value took more than {seconds:g} s to evaluate (is it unusually large?).")
+    outcome = json.loads(data)
+    if "error" in outcome:
+        raise Failed(f"A value could not be evaluated ({outcome['error'][:150]}).")
+    return outcome["ok"]
+
+
+def _cap_memory(extra):
+    """The child may grow by `extra` bytes of address space beyond what it inherited."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[0])
+    limit = pages * os.sysconf("SC_PAGE_SIZE") + extra
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _read_until(fd, deadline):
+    """Everything the child writes before it closes the pipe; None if the deadline passes first."""
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
