@@ -21,6 +21,7 @@ which decodes it strictly (`grader.boundary.wire`). Nothing here is trusted.
 import ast
 import base64
 import json
+import numbers
 import sys
 import warnings
 
@@ -90,7 +91,23 @@ def encode(value, budget=None, depth=0):
     sympy = sys.modules.get("sympy")
     if sympy is not None and isinstance(value, sympy.Basic):
         return {"t": "sympy", "v": _sympy(value, budget, depth)}
-    return {"t": "object", "type": type(value).__name__[:100]}
+    return _converted(value, budget, depth)
+
+
+def _converted(value, budget, depth):
+    """Another number type (Fraction, Decimal, a framework's scalar) as its float, an array-like
+    as its array: what float() and np.asarray() would make of it on this side."""
+    kind = type(value)
+    try:
+        if isinstance(value, numbers.Number) or hasattr(kind, "__float__"):
+            return {"t": "number", "type": kind.__name__[:100], "v": _float(float(value))}
+        if hasattr(kind, "__array__"):
+            array = np.asarray(value)
+            if array.dtype.kind in "biufc":
+                return _array(array, budget, depth)
+    except Exception:  # noqa: BLE001 (then it is known by its type only)
+        pass
+    return {"t": "object", "type": kind.__name__[:100]}
 
 
 def _array(array, budget, depth):

@@ -24,10 +24,16 @@ SERVE = "__grader_agent__.serve()"
 MAX_MESSAGE_BYTES = 48 << 20
 #: After an interrupt, how long the kernel has to report that it stopped.
 INTERRUPT_GRACE = 5.0
+#: How long a message to the kernel may wait for its connection.
+SEND_TIMEOUT_MS = 5000
 
 
 class KernelGone(Exception):
     """The kernel died or stopped answering: nothing more can be graded in this notebook."""
+
+
+class _ConnectionBroken(KernelGone):
+    """A message could not be sent: the kernel dropped our connection (over the size limit?)."""
 
 
 class KernelStudent(Student):
@@ -36,9 +42,9 @@ class KernelStudent(Student):
     def __init__(self, connection, is_alive, interrupt, clock=time.monotonic):
         self.context = zmq.Context()
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-        self.client = BlockingKernelClient(context=self.context)
-        self.client.load_connection_info(connection)
-        self.client.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
+        self.context.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)  # a broken connection must not block us
+        self.connection = connection
+        self.client = self._connect()
         self.is_alive, self.interrupt, self.clock = is_alive, interrupt, clock
         self.serving = None     # msg_id of the running serve() request
         self.deadline = None    # set by the grader for each test cell (begin)
@@ -57,8 +63,28 @@ class KernelStudent(Student):
         if self.serving is None:
             return
         serving, self.serving = self.serving, None
-        self.client.input("done")
+        self._send("done")
         self._wait_shell_reply(serving, self.clock() + INTERRUPT_GRACE + 5)
+
+    def _connect(self):
+        client = BlockingKernelClient(context=self.context)
+        client.load_connection_info(self.connection)
+        client.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
+        return client
+
+    def _reconnect(self):
+        """New sockets (a new identity), and the kernel's old loop interrupted: it waits for an
+        answer on a connection that is gone."""
+        self.client.stop_channels()
+        self.client = self._connect()
+        self.serving = None
+        self.interrupt()
+
+    def _send(self, text):
+        try:
+            self.client.input(text)
+        except zmq.Again:
+            raise _ConnectionBroken("the connection to the kernel broke") from None
 
     def close(self):
         try:
@@ -73,24 +99,32 @@ class KernelStudent(Student):
             self.timed_out = True  # the cell's time is used up: nothing more is asked
             return {"ok": False, "error": {"interrupted": True}}
         if self.serving is None:
-            self._start()
-        self.client.input(json.dumps(request))
+            refused = self._start()
+            if refused is not None:
+                return refused
+        self._send(json.dumps(request))
         used = [0]
         while True:
             message = self._next_prompt()
             if message is None:  # stopped at the time limit
                 return {"ok": False, "error": {"interrupted": True}}
             if "stub" in message:
-                self.client.input(json.dumps(self._helper_answer(helpers or {}, message, used)))
+                self._send(json.dumps(self._helper_answer(helpers or {}, message, used)))
                 continue
             return message.get("reply")
 
     def _start(self):
+        """Start this cell's serve() loop: None, or the error reply if the loop could not start
+        (the student replaced or removed the agent: then every request of the cell fails)."""
         self.serving = self.client.execute(SERVE, silent=True, store_history=False, allow_stdin=True,
                                            stop_on_error=False)
         message = self._next_prompt()
-        if message is None or not (message.get("reply") or {}).get("ready"):
-            raise KernelGone("the kernel did not answer the grader's first request")
+        if message is None:
+            return {"ok": False, "error": {"interrupted": True}}
+        if (message.get("reply") or {}).get("ready"):
+            return None
+        return message.get("reply") or {"ok": False, "error": {"type": "an error in the grader's helper",
+                                                                 "message": "the kernel stopped answering"}}
 
     def _next_prompt(self):
         """The agent's next message (parsed); None once a request was stopped at the time limit."""
@@ -124,8 +158,18 @@ class KernelStudent(Student):
             if now < limit:
                 continue
             if interrupted_at is not None:
-                raise KernelGone(f"the kernel did not stop when the checks were interrupted after "
-                                 f"{self.seconds:.0f} s (a loop that catches KeyboardInterrupt?)")
+                # Its answer may have been lost (a message over the size limit drops the
+                # connection for a moment): a kernel that stopped ends its loop on "done".
+                serving, self.serving = self.serving, None
+                try:
+                    self._send("done")
+                    self._wait_shell_reply(serving, self.clock() + INTERRUPT_GRACE)
+                except _ConnectionBroken:
+                    self._reconnect()
+                except KernelGone:
+                    raise KernelGone(f"the kernel did not stop when the checks were interrupted after "
+                                     f"{self.seconds:.0f} s (a loop that catches KeyboardInterrupt?)") from None
+                return None
             self.timed_out = True
             self.interrupt()
             interrupted_at = now
@@ -142,7 +186,7 @@ class KernelStudent(Student):
                 return message
         except wire.BadAnswer:
             pass
-        self.client.input("\x04")  # the student's own input(): end of file
+        self._send("\x04")  # the student's own input(): end of file
         return None
 
     def _wait_shell_reply(self, msg_id, until):
@@ -154,7 +198,7 @@ class KernelStudent(Student):
             ready = dict(poller.poll(timeout=500))
             if self.client.stdin_channel.socket in ready:
                 self.client.get_stdin_msg(timeout=0)
-                self.client.input("done")
+                self._send("done")
             if self.client.shell_channel.socket in ready:
                 reply = self.client.get_shell_msg(timeout=0)
                 if reply["parent_header"].get("msg_id") == msg_id:

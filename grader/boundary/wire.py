@@ -3,7 +3,7 @@
 The kernel's agent (`agent.py`) turns a student's value into JSON; this module
 turns that JSON back into values a hidden test can check. Only these come back:
 
-    None, bool, int, float, complex, str
+    None, bool, int, float, complex, str (another number type: its float())
     list, tuple, dict, set of those
     NumPy arrays and scalars of bool, integer, float and complex types (raw bytes, never pickle)
     SymPy expressions, rebuilt here node by node from a whitelist of classes
@@ -121,6 +121,13 @@ def _complex(data, count, depth):
     return complex(real, imag)
 
 
+def _number(data, count, depth):
+    value = decode(data["v"], count, depth + 1)
+    if not isinstance(value, float):
+        raise BadAnswer("a malformed number")
+    return value
+
+
 def _tuple(data, count, depth):
     return tuple(decode(item, count, depth + 1) for item in _list(data["v"]))
 
@@ -214,7 +221,7 @@ class _SympyLimits:
     keywords = frozenset(keyword.kwlist)
 
 
-_DECODERS = {"float": _float, "int": _int, "complex": _complex, "tuple": _tuple, "dict": _dict,
+_DECODERS = {"float": _float, "int": _int, "number": _number, "complex": _complex, "tuple": _tuple, "dict": _dict,
              "set": _set, "ndarray": _ndarray, "npscalar": _npscalar, "objarray": _objarray,
              "object": _object, "toolarge": _toolarge, "sympy": _sympy}
 
