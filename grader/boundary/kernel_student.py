@@ -46,6 +46,7 @@ class KernelStudent(Student):
         self.connection = connection
         self.client = self._connect()
         self.is_alive, self.interrupt, self.clock = is_alive, interrupt, clock
+        self.sent_code = []
         self.serving = None     # msg_id of the running serve() request
         self.deadline = None    # set by the grader for each test cell (begin)
         self.timed_out = False

@@ -28,6 +28,9 @@ MAX_HELPER_CALLS = 20_000
 class Student:
     """What every way of asking has in common; `_ask(request) -> reply dict` is the transport."""
 
+    #: the snippets sent to the kernel (for the feedback's leak check)
+    sent_code: list
+
     def value(self, name):
         """The value of the notebook's global `name`, as data."""
         reply = self._ask({"op": "value", "name": name})
@@ -53,6 +56,7 @@ class Student:
         """The value of the last expression of `code`, run in a copy of the notebook's namespace
         with `inputs` bound. For what cannot be a call: operators on a student's class, figures."""
         request = {"op": "evaluate", "code": code, "kwargs": wire.encode(dict(inputs))}
+        self.sent_code.append(code)  # hidden-test text the kernel saw: feedback must not show it
         return self._run(request, label, trusted, warning_hint, False)
 
     def map(self, name, calls, label=None, **options):
@@ -133,6 +137,7 @@ class LocalStudent(Student):
     def __init__(self, user_ns):
         from .agent import Agent
         self.agent = Agent(user_ns)
+        self.sent_code = []
 
     def _ask(self, request, helpers=None):
         used = [0]

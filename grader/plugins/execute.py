@@ -78,7 +78,7 @@ class GradedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._events, self._timed_out, self._proxy = [], [], None
-        self._used_bytes, self._cell = 0, None
+        self._used_bytes, self._cell, self._sent_code = 0, None, []
         self._nbgrader = dict((resources or {}).get("nbgrader") or {})
         try:
             return super().preprocess(nb, resources, km)
@@ -209,6 +209,7 @@ class GradedExecute(Execute):
 
     def _close_proxy(self):
         if self._proxy is not None:
+            self._sent_code = sorted(set(self._proxy.sent_code))
             self._proxy.close()
             self._proxy = None
 
@@ -331,7 +332,8 @@ class GradedExecute(Execute):
         if not (self.record_events and info.get("student") and info.get("notebook")):
             return
         km = getattr(self, "_sandbox_km", None)
-        record = {"events": self._events, "sandbox": getattr(km, "mode", None), "time": time.time()}
+        record = {"events": self._events, "sandbox": getattr(km, "mode", None), "time": time.time(),
+                  "sent_code": self._sent_code}
         folder = self._course().status(info["assignment"]) / "events" / info["student"]
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{info['notebook']}.json").write_text(json.dumps(record, indent=1))
