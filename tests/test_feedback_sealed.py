@@ -2,23 +2,24 @@
 
 A class of three students is graded on all three notebooks (the reference,
 the blank release, and a student with wrong answers everywhere, so that every
-hidden test fails somewhere), then `python -m course.feedback` writes the
+hidden test fails somewhere), then `python -m grader.reports.feedback` writes the
 feedback. Every generated HTML file is grepped for every line of every hidden
 test and every mark scheme of every source notebook (lines that the student
 version shows anyway are not secrets); none may appear. The feedback must
 still show the student's own code, each graded cell's score, the message of a
 failed check with its hint, and "# hidden tests ran here" where tests ran.
 """
-import os
+import base64
+import codecs
 import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
 
 from conftest import ASSIGNMENT
-from course import feedback, submissions
+from grader.driver.commands import environment
+from grader.paths import Course
+from grader.reports import feedback, leaks
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +48,8 @@ WRONG = {
 
 
 def run_feedback(root):
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return subprocess.run([sys.executable, "-m", "course.feedback", ASSIGNMENT], cwd=root, env=env,
-                          capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "grader.reports.feedback", ASSIGNMENT], cwd=root,
+                          env=environment(), capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +75,7 @@ def test_feedback_is_written_for_every_student_and_notebook(graded):
 
 def test_no_hidden_test_or_mark_scheme_line_in_any_feedback(graded):
     course, _, files = graded
-    secrets = feedback.secret_lines(course.root, ASSIGNMENT)
+    secrets = leaks.secret_lines(Course(course.root), ASSIGNMENT)
     kinds = {where.rsplit("(", 1)[1] for where in secrets.values()}
     assert len(secrets) > 100 and kinds == {"hidden test)", "mark scheme)"}, (len(secrets), kinds)
     for path in files:
@@ -84,21 +83,22 @@ def test_no_hidden_test_or_mark_scheme_line_in_any_feedback(graded):
         # the page's text, line by line, without the lines the student submitted (theirs); a
         # secret line shows as a line of its own (code, or "----> 5 <line>" in a traceback) or,
         # if long enough not to be a coincidence, inside a longer line
-        mine = feedback.own_lines(course.root, ASSIGNMENT, path.parent.parent.name, path.stem)
+        mine = feedback.own_lines(Course(course.root), ASSIGNMENT, path.parent.parent.name, path.stem)
         shown = set()
-        for line in feedback.html_lines(path.read_text(encoding="utf-8")):
-            bare = feedback.TRACEBACK_PREFIX.sub("", line)
+        for line in leaks.visible_lines(path.read_text(encoding="utf-8")):
+            bare = leaks.TRACEBACK_PREFIX.sub("", line)
             if line and line not in mine and bare not in mine:
                 shown.update((line, bare))
         text = "\n".join(shown)
         found = [(line, secrets[line]) for line in secrets if line not in mine
-                 and (line in shown or (len(line) >= feedback.MIN_EMBEDDED_LENGTH and line in text))]
+                 and (line in shown or (len(line) >= leaks.MIN_EMBEDDED_LENGTH and line in text))]
         assert not found, f"{path.relative_to(course.root)} shows {len(found)} secret lines, e.g. {found[:3]}"
 
 
 def test_feedback_shows_scores_messages_and_own_code(graded):
     course, _, files = graded
-    by_name = {(p.parent.parent.name, p.stem): feedback.html_text(p.read_text(encoding="utf-8")) for p in files}
+    by_name = {(p.parent.parent.name, p.stem): " ".join(leaks.visible_lines(p.read_text(encoding="utf-8")))
+               for p in files}
     wrong_a = by_name[("wrong", "A_theory")]
     assert "df_dx = sp.cos(x**2 + 3*x)" in wrong_a  # the student's own code
     assert "# hidden tests ran here" in wrong_a
@@ -114,26 +114,46 @@ def test_feedback_shows_scores_messages_and_own_code(graded):
 def test_sealing_is_part_of_nbgrader_generate_feedback(graded):
     """The formgrader's own button (plain `nbgrader generate_feedback`) seals too."""
     course, _, _ = graded
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     run = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force",
-                          "--student", "wrong"], cwd=course.root, env=env, capture_output=True, text=True)
+                          "--student", "wrong"], cwd=course.root, env=environment(), capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    secrets = feedback.secret_lines(course.root, ASSIGNMENT)
+    secrets = leaks.secret_lines(Course(course.root), ASSIGNMENT)
     for path in sorted((course.root / "feedback" / "wrong").rglob("*.html")):
-        assert not feedback.check_file(course.root, ASSIGNMENT, path, secrets), path
+        assert not feedback.check_file(Course(course.root), ASSIGNMENT, path, secrets), path
 
 
 def test_a_leaking_file_is_detected(graded):
     """The safety net: a feedback file that shows a secret line is found (and withheld by the CLI)."""
     course, _, _ = graded
-    secrets = feedback.secret_lines(course.root, ASSIGNMENT)
-    line = next(iter(secrets))
+    secrets = leaks.secret_lines(Course(course.root), ASSIGNMENT)
+    line = max(secrets, key=len)
     target = course.root / "feedback" / "ref" / ASSIGNMENT / "A_theory.html"
     original = target.read_text(encoding="utf-8")
+    encodings = {"plain": line, "base64": base64.b64encode(line.encode()).decode(),
+                 "urlsafe base64": base64.urlsafe_b64encode(line.encode()).decode().rstrip("="),
+                 "hex": line.encode().hex(), "rot13": codecs.encode(line, "rot13"), "reversed": line[::-1],
+                 "inside a longer printed line": f"my notes: {line} (found it)"}
     try:
-        target.write_text(original.replace("</body>", f"<pre>{line}</pre></body>"), encoding="utf-8")
-        found = feedback.check_file(course.root, ASSIGNMENT, target, secrets)
+        for name, shown in encodings.items():
+            target.write_text(original.replace("</body>", f"<pre>{shown}</pre></body>"), encoding="utf-8")
+            found = feedback.check_file(Course(course.root), ASSIGNMENT, target, secrets)
+            assert line in [secret for secret, _ in found], (name, found)
+    finally:
+        target.write_text(original, encoding="utf-8")
+
+
+def test_snippets_the_grader_sent_to_a_kernel_count_as_secrets(graded):
+    """Text the kernel saw (a snippet of B's hidden tests) is withheld if the student prints it."""
+    course, _, _ = graded
+    sent = feedback.sent_lines(Course(course.root), ASSIGNMENT, "ref", "B_coding")
+    assert sent, "B's hidden tests send snippets (Tensor graphs) to the kernel"
+    line = max(sent, key=len)
+    target = course.root / "feedback" / "ref" / ASSIGNMENT / "B_coding.html"
+    original = target.read_text(encoding="utf-8")
+    try:
+        target.write_text(original.replace("</body>", f"<pre>{base64.b64encode(line.encode()).decode()}</pre></body>"),
+                          encoding="utf-8")
+        found = feedback.check_file(Course(course.root), ASSIGNMENT, target, {})
         assert line in [secret for secret, _ in found], found
     finally:
         target.write_text(original, encoding="utf-8")

@@ -136,6 +136,9 @@ def _unchanged(course, assignment, old, digest, source_hash):
 def _save(course, assignment, student, old, digest, source_hash, state, reason="", **details):
     details.update(hash=digest, source_hash=source_hash,
                    graded_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    if old and old.get("flags") and old.get("hash") == digest:  # a flag belongs to its submission
+        details["flags"] = old["flags"]
+        state = "flagged" if state == "graded" else state
     return records.save(course, assignment, student, state, reason, **details)
 
 
