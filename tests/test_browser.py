@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ASSIGNMENT, REPO
-from course import manual_grading
+from grader.reports import manual_grading
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

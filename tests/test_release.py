@@ -4,7 +4,7 @@ import re
 import pytest
 
 from conftest import RELEASE, SOURCE, Course
-from course import submissions
+from grader.authoring import submissions
 
 SOURCE_NOTEBOOKS = sorted(p.name for p in SOURCE.glob("*.ipynb"))
 REGION = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")

@@ -21,20 +21,25 @@ from pathlib import Path
 
 import pytest
 
-from course import grades as grades_module
-from course import grading, report as report_module, status, submissions
 from course.hints import HINT_MIME
+from grader.authoring import submissions
+from grader.driver import records as status
+from grader.driver.commands import nbgrader
+from grader.paths import Course
+from grader.reports import grades as grades_module
+from grader.reports import report as report_module
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import nbcells  # noqa: E402  (a module: pytest would collect its `tests` function)
 
 ASSIGNMENT = "quiz"
-SETUP = "import sympy as sp\nfrom course import check_expression, check_number\nx = sp.Symbol('x', real=True)"
+SETUP = "import sympy as sp\nx = sp.Symbol('x', real=True)"
 
 
-def hidden(code):
-    return f"assert True  # visible part\n### BEGIN HIDDEN TESTS\n{code}\n### END HIDDEN TESTS"
+def hidden(code, before=""):
+    return (f"assert True  # visible part\n### BEGIN HIDDEN TESTS\nfrom grader.hidden import *\n"
+            f"{before}{code}\n### END HIDDEN TESTS")
 
 
 def answer(code):
@@ -46,13 +51,13 @@ P_ONE = nbcells.notebook([
     nbcells.locked(SETUP, "setup_one"),
     nbcells.md("**A1.** Differentiate $\\sin(x^2)$; call it `df`."),
     nbcells.solution(answer("df = 2*x*sp.cos(x**2)"), "a1_answer"),
-    nbcells.tests(hidden("check_expression('df', df, 2*x*sp.cos(x**2), [x], mistakes={\n"
-                 "    'missing_inner_derivative': sp.cos(x**2), 'function_for_derivative': sp.sin(x**2)})"),
-          "a1_df", points=2),
+    nbcells.tests(hidden("check_expression('df', student.value('df'), 2*_x*sp.cos(_x**2), [_x], mistakes={\n"
+                         "    'missing_inner_derivative': sp.cos(_x**2), 'function_for_derivative': sp.sin(_x**2)})",
+                         before="_x = sp.Symbol('x', real=True)\n"), "a1_df", points=2),
     nbcells.md("**A2.** $\\sigma'(0)$; call it `value`."),
     nbcells.solution(answer("value = 0.25"), "a2_answer"),
-    nbcells.tests(hidden("check_number('value', value, 0.25, mistakes={'sigma_for_sigma_prime': 0.5, 'sign_error': -0.25})"),
-          "a2_value", points=1),
+    nbcells.tests(hidden("check_number('value', student.value('value'), 0.25, "
+                         "mistakes={'sigma_for_sigma_prime': 0.5, 'sign_error': -0.25})"), "a2_value", points=1),
 ])
 
 P_TWO = nbcells.notebook([
@@ -62,8 +67,9 @@ P_TWO = nbcells.notebook([
     nbcells.solution(answer("total = 6.0"), "b1_answer"),
     # The record() call mimics a test that builds its hint message eagerly: it fires for every
     # student; only the students who lost the cell's points may count.
-    nbcells.tests("from course.hints import record\nrecord('total', 'wrong_point')\n"
-                  + hidden("check_number('total', total, 6.0, mistakes={'missing_mean': 12.0})"), "b1_total", points=3),
+    nbcells.tests(hidden("check_number('total', student.value('total'), 6.0, mistakes={'missing_mean': 12.0})",
+                         before="from course.hints import record\nrecord('total', 'wrong_point')\n"),
+                  "b1_total", points=3),
     nbcells.md("**B1 (b).** Why divide by $m$?"),
     nbcells.manual("The loss is a mean over the batch.", "b1_explain", points=2),
 ])
@@ -118,7 +124,7 @@ def course(tmp_path_factory):
     import nbformat
     nbformat.write(P_ONE, str(source / "P_one.ipynb"))
     nbformat.write(P_TWO, str(source / "P_two.ipynb"))
-    run = grading.nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root)
+    run = nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root)
     assert run.returncode == 0, run.stdout + run.stderr
 
     for student, changes in CHANGES.items():
@@ -132,13 +138,14 @@ def course(tmp_path_factory):
         submissions.write(root, student, ASSIGNMENT, nbs)
 
     # One nbgrader process for the whole class (eve's failure makes it exit 1).
-    run = grading.nbgrader(["autograde", ASSIGNMENT, "--force"], root)
+    run = nbgrader(["autograde", ASSIGNMENT, "--force"], root)
     log = run.stdout + run.stderr
     for student in CHANGES:
         assert (root / "autograded" / student / ASSIGNMENT / "P_one.ipynb").exists() == (student != "eve"), log
-    status.save(root, ASSIGNMENT, "ada", "graded")
-    status.save(root, ASSIGNMENT, "eve", "failed", FAILED_REASON, notebooks=["P_one.ipynb"])
-    status.add_flag(root, ASSIGNMENT, "dee", FLAG)
+    paths = Course(root)
+    status.save(paths, ASSIGNMENT, "ada", "graded")
+    status.save(paths, ASSIGNMENT, "eve", "failed", FAILED_REASON, notebooks=["P_one.ipynb"])
+    status.add_flags(paths, ASSIGNMENT, "dee", [FLAG])
 
     from nbgrader.api import Gradebook
     with Gradebook(grades_module.db_url(root)) as gb:

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from conftest import RELEASE, SOURCE
-from course import submissions
+from grader.authoring import submissions
 
 pytestmark = pytest.mark.slow
 
