@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from course.checks import CheckFailed, fail
-from course.hints import first_match
+from course.hints import Mistakes, first_match
 
 from .limited import Failed, TimedOut, limited
 
@@ -44,8 +44,8 @@ def as_expression(name: str, value, variables) -> sp.Basic:
         raise CheckFailed(f"{name} is not defined yet.")
     if isinstance(value, bool):
         raise CheckFailed(f"{name} should be a SymPy expression, not True or False.")
-    if isinstance(value, (int, float)):
-        value = sp.Float(value) if isinstance(value, float) else sp.Integer(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        value = sp.Float(float(value)) if isinstance(value, (float, np.floating)) else sp.Integer(int(value))
     if not isinstance(value, sp.Expr):
         type_name = getattr(value, "type_name", None) or type(value).__name__
         raise CheckFailed(f"{name} is not a SymPy expression (got a {type_name}).")
@@ -149,8 +149,13 @@ def compare(student, expected, variables, domains=None, seconds=5.0, n_points=40
     return Verdict.UNDECIDED if numeric else Verdict.FAIL
 
 
-def _judge(build, expected, variables, mistakes, domains, seconds):
-    student = build() if callable(build) else build
+def _judge(name, build, expected, variables, mistakes, domains, seconds):
+    student = build
+    if callable(build):
+        try:
+            student = as_expression(name, build(), variables)
+        except CheckFailed as failure:
+            return ["invalid", str(failure)]
     verdict = compare(student, expected, variables, domains, seconds)
     kind = None
     if verdict is Verdict.FAIL:
@@ -168,15 +173,18 @@ def check_expression(name, student, expected, variables, mistakes=None, domains=
     Returns the verdict (PASS or UNDECIDED).
     """
     variables = list(variables)
+    mistakes = Mistakes(mistakes or {})  # an unknown kind is the author's error: raised here, not in the child
     if not callable(student):
         as_expression(name, student, variables)
     try:
-        verdict, kind = limited(_judge, student, expected, variables, mistakes or {}, domains, seconds,
+        verdict, kind = limited(_judge, name, student, expected, variables, mistakes, domains, seconds,
                                 seconds=seconds + 20)
     except TimedOut:
         raise CheckFailed(f"{name} could not be checked in time (is it unusually large?).") from None
     except Failed as error:
         raise CheckFailed(f"{name} could not be evaluated ({str(error)[:120]}).") from None
+    if verdict == "invalid":
+        raise CheckFailed(kind)
     if verdict != Verdict.FAIL.value:
         return Verdict(verdict)
     fail(f"{name} is not correct.", kind, name)
@@ -222,8 +230,9 @@ def check_exact(name, student, expected, mistakes=None, seconds=5.0, rtol=1e-9):
         names = ", ".join(sorted(str(s) for s in student.free_symbols))
         raise CheckFailed(f"{name} should be a number, but it still contains the symbol(s) {names}.")
     student = as_expression(name, student, [])
+    mistakes = Mistakes(mistakes or {})
     try:
-        outcome, kind = limited(_judge_exact, student, expected, mistakes or {}, seconds, rtol,
+        outcome, kind = limited(_judge_exact, student, expected, mistakes, seconds, rtol,
                                 seconds=seconds + 20)
     except (TimedOut, Failed):
         raise CheckFailed(f"{name} could not be evaluated in time (is it unusually large?).") from None

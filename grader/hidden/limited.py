@@ -52,8 +52,10 @@ def limited(function, *args, seconds: float = 10.0, memory_bytes: int = 1 << 30)
         if data is None:
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    if not data:
+    if data is None:
         raise TimedOut(f"A value took more than {seconds:g} s to evaluate (is it unusually large?).")
+    if not data:
+        raise Failed("A value could not be evaluated (the work ended without a result).")
     outcome = json.loads(data)
     if "error" in outcome:
         raise Failed(f"A value could not be evaluated ({outcome['error'][:150]}).")

@@ -12,6 +12,8 @@ def numerical_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
     every entry is restored to its exact value, also when `f` raises; any other `x`
     is first copied to a new float64 array.
     """
+    if not eps > 0:
+        raise ValueError("eps must be positive")
     if not (isinstance(x, np.ndarray) and x.dtype == np.float64):
         x = np.array(x, dtype=np.float64)
     gradient = np.zeros(x.shape)

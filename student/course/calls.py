@@ -6,11 +6,6 @@ import numpy as np
 from .checks import CheckFailed, fail
 
 
-def _short(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}"
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 def _call(description, function, args, kwargs):
     try:
         return function(*args, **kwargs)
@@ -39,7 +34,13 @@ def without_warnings(description: str, hint: str, function, *args, **kwargs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with np.errstate(all="warn", under="ignore"):
-            value = _call(description, function, args, kwargs)
+            try:
+                value = _call(description, function, args, kwargs)
+            except CheckFailed:
+                raise
+            except Exception as error:
+                error.add_note(f"(while running {description})")
+                raise
     if caught:
         first = caught[0]
         fail(f"{description} emitted a {first.category.__name__} ({first.message}).", hint, description)
