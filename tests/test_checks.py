@@ -15,7 +15,9 @@ from course.diagnose import diagnose_array, diagnose_shape
 from course.hints import KINDS, describe
 from grader.hidden import references
 from grader.hidden.graphs import ARITHMETIC, evaluate_graph, numpy_gradients, random_graph, tensor_code
-from grader.hidden.references import numerical_gradient, numerical_gradients, relative_error
+from grader.hidden.references import central_gradient as numerical_gradient
+from grader.hidden.references import central_gradients as numerical_gradients
+from grader.hidden.references import largest_relative_error as relative_error
 
 ANSWERS = ("numerical_gradient", "numerical_gradients", "relative_error", "check_gradient")
 
@@ -32,8 +34,11 @@ def test_the_student_package_exports_no_answers():
         present = [name for name in ANSWERS if hasattr(module, name)]
         assert present == [], f"{module.__name__} exports {present}"
     assert set(ANSWERS).isdisjoint(course.__all__)
-    # ... while the grader still has the references (the names above are the real ones)
-    assert all(callable(getattr(references, name)) for name in ANSWERS[:3])
+    # ... while the grader has the references, under names no exercise uses (hidden tests
+    # star-import them; under nbval that import runs in the notebook's own namespace)
+    assert not set(ANSWERS) & set(dir(references))
+    assert all(callable(getattr(references, name))
+               for name in ("central_gradient", "central_gradients", "largest_relative_error"))
 
 
 # --------------------------------------------------------------------------- references.numerical_gradient

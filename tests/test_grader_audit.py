@@ -15,11 +15,13 @@ Fast unit tests check `tools/mutants.py` and the notebook analysis of
 (default 0) set the sample; `make grader-audit` runs every mutant.
 """
 import ast
+import builtins
 import os
 import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,39 +162,50 @@ def test_keys_are_stable_when_lines_move_and_unique_within_a_cell():
 
 # ====================================================================== the notebook model
 
+def hidden(code, visible=""):
+    """A test cell's source: `visible` (run in the kernel), then hidden tests run by the grader."""
+    region = "### BEGIN HIDDEN TESTS\nfrom grader.hidden import *\n" + code.strip("\n") + "\n### END HIDDEN TESTS"
+    return (visible.rstrip("\n") + "\n\n" + region) if visible else region
+
+
 def _toy_notebooks():
-    setup = locked("import numpy as np\nfrom course import check_array, check_number", "setup")
+    setup = locked("import numpy as np", "setup")
     t1 = notebook([
         md("# Toy 1"), setup,
         solution("def square_grad(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION", "t1_grad_answer"),
-        nbcells.tests("_x = np.array([1.0, -2.0, 3.5])\n### BEGIN HIDDEN TESTS\n"
-              "check_array('square_grad', square_grad(_x), 2 * _x,\n"
-              "            mistakes={'function_for_derivative': _x**2, 'factor_of_two': _x})\n"
-              "### END HIDDEN TESTS", "t1_grad", points=1),
+        nbcells.tests(hidden("_x = np.array([1.0, -2.0, 3.5])\n"
+                             "check_array('square_grad', student.call('square_grad', _x), 2 * _x,\n"
+                             "            mistakes={'function_for_derivative': _x**2, 'factor_of_two': _x})",
+                             visible="assert np.shape(square_grad(np.zeros(3))) == (3,)"), "t1_grad", points=1),
         solution("def relu_mask(z):\n    ### BEGIN SOLUTION\n    return (z > 0).astype(float)\n    ### END SOLUTION",
                  "t1_mask_answer"),
-        nbcells.tests("### BEGIN HIDDEN TESTS\n_z = np.array([-1.5, 0.5, 2.0, -0.1])\n"
-              "check_array('relu_mask', relu_mask(_z), (_z > 0).astype(float),\n"
-              "            mistakes={'sign_error': (_z < 0).astype(float)})\n"
-              "### END HIDDEN TESTS", "t1_mask", points=1),
+        nbcells.tests(hidden("_z = np.array([-1.5, 0.5, 2.0, -0.1])\n"
+                             "check_array('relu_mask', student.call('relu_mask', _z), (_z > 0).astype(float),\n"
+                             "            mistakes={'sign_error': (_z < 0).astype(float)})"), "t1_mask", points=1),
         solution("### BEGIN SOLUTION\nuntested = 3 * 2\n### END SOLUTION", "t1_untested_answer"),
     ])
     t2 = notebook([
         md("# Toy 2"), setup,
         solution("def twice(x):\n    ### BEGIN SOLUTION\n    return x + x\n    ### END SOLUTION", "t2_twice_answer"),
         locked("def quad(x):\n    return twice(twice(x))", "t2_helper"),
-        nbcells.tests("### BEGIN HIDDEN TESTS\ncheck_number('twice', twice(1.5), 3.0)\n### END HIDDEN TESTS", "t2_twice", points=1),
+        nbcells.tests(hidden("check_number('twice', student.call('twice', 1.5), 3.0)"), "t2_twice", points=1),
         solution("def neg(x):\n    ### BEGIN SOLUTION\n    return -x\n    ### END SOLUTION", "t2_neg_answer"),
-        nbcells.tests("### BEGIN HIDDEN TESTS\ncheck_number('neg', neg(quad(1.0)), -4.0)\n### END HIDDEN TESTS", "t2_neg", points=1),
+        # neg after quad, the provided helper that calls twice: a read of both through a snippet
+        nbcells.tests(hidden("check_number('neg(quad(1))', student.evaluate('neg(quad(t))', 'neg(quad(1))', t=1.0), -4.0)"),
+                      "t2_neg", points=1),
+        # quad with a trusted twice: independent of the student's twice
+        nbcells.tests(hidden("check_number('quad(1)', student.call('quad', 1.0, trusted={'twice': lambda v: 2 * v}), 4.0)"),
+                      "t2_quad", points=1),
     ])
     return {"T1_toy.ipynb": t1, "T2_toy.ipynb": t2}
 
 
-def test_reach_follows_names_through_helpers_and_stops_at_rebinding():
+def test_reach_follows_names_through_helpers_snippets_and_trusted_stubs():
     t1, t2 = (grader_audit.analyse(nb, name) for name, nb in _toy_notebooks().items())
     assert t1.reach_tests == {"t1_grad_answer": {"t1_grad"}, "t1_mask_answer": {"t1_mask"},
                               "t1_untested_answer": set()}
-    # neg's test calls quad, a provided helper that calls twice at call time
+    # neg's test evaluates neg(quad(t)); quad, a provided helper, calls twice at call time;
+    # quad's own test lends it a trusted twice
     assert t2.reach_tests == {"t2_twice_answer": {"t2_twice", "t2_neg"}, "t2_neg_answer": {"t2_neg"}}
 
 
@@ -204,13 +217,14 @@ def _model(*cells):
     return grader_audit.analyse(notebook(built), "x.ipynb")
 
 
-def test_reach_understands_substitute_globals_rng_and_loop_variables():
+def test_reach_understands_trusted_helpers_globals_rng_and_loop_variables():
     model = _model(
-        ("code", "import numpy as np\nimport course", "setup"),
+        ("code", "import numpy as np", "setup"),
         ("solution", "def helper(v):\n    return v + 1", "s_helper"),
         ("solution", "def main(v):\n    return helper(v) * 2", "s_main"),
-        ("test", "with course.substitute(globals(), helper=lambda v: v + 1):\n    assert main(1) == 4", "t_main"),
-        ("test", "for _name in ['helper']:\n    assert globals()[_name](1) == 2", "t_helper"),
+        ("test", hidden("check_number('main(1)', student.call('main', 1, trusted={'helper': lambda v: v + 1}), 4)"),
+         "t_main"),
+        ("test", "for _name in ['helper']:\n    assert globals()[_name](1) == 2", "t_helper"),   # visible only
         ("solution", "np.random.seed(1)\nnoise = 3", "s_seed"),
         ("test", "_draw = np.random.rand()\n_k = 0\nfor _k in range(3):\n    pass", "t_rng"),
         ("test", "for _k in range(2):\n    assert _k < 5", "t_loop"),
@@ -218,6 +232,105 @@ def test_reach_understands_substitute_globals_rng_and_loop_variables():
     assert model.reach_tests["s_main"] == {"t_main"}
     assert model.reach_tests["s_helper"] == {"t_helper"}     # main's check runs with a trusted helper
     assert model.reach_tests["s_seed"] == {"t_rng"}          # the global generator, not the loop variable
+
+
+def _region(code):
+    (stmt,) = grader_audit.analyse_hidden("from grader.hidden import *\n" + code)
+    plain = {r for r in stmt.immediate if isinstance(r, str)}
+    shadowed = {r[0]: set(r[1]) for r in stmt.immediate if isinstance(r, tuple)}
+    return plain, shadowed, stmt
+
+
+@pytest.mark.parametrize("code,plain,shadowed", [
+    # value, call and map name what they read
+    ("check_number('a', student.value('a'), 1.0)", {"a"}, {}),
+    ("student.call('f', 1.0, label='f(1)')\nstudent.map('g', [(1,), (2,)])", {"f", "g"}, {}),
+    # trusted helpers: a literal, a name bound to one, a dict merged from two
+    ("student.call('f', 1.0, trusted={'h': abs})", set(), {"f": {"h"}}),
+    ("_t = {'h': abs, 'k': abs}\nstudent.call('f', trusted=_t)", set(), {"f": {"h", "k"}}),
+    ("_a = {'h': abs}\nstudent.call('f', trusted={**_a, 'k': abs})", set(), {"f": {"h", "k"}}),
+    # unsure what is substituted: nothing is (the safe side)
+    ("_t = {'h': abs} if 1 else {'k': abs}\nstudent.call('f', trusted=_t)", {"f"}, {}),
+    # the name from a literal loop
+    ("for _n in ['p', 'q']:\n    student.value(_n)", {"p", "q"}, {}),
+    # snippets: what the code reads, minus the inputs and what it binds itself
+    ("student.evaluate('g(x) + y', 'label', x=1)", {"g", "y"}, {}),
+    ("student.evaluate('import numpy as _np\\ndef _k(v):\\n    return helper(v)\\n_k(2)', 'l')", {"helper"}, {}),
+    ("student.evaluate('[vanishing_bound(L) for L in Ls]', 'l', Ls=[1, 2])", {"vanishing_bound"}, {}),
+    ("student.evaluate('f(t)', 'l', {'f': abs}, t=1)", set(), {"f": {"f"}}),   # trusted by position: f stands in
+    # code in a variable, chosen by a condition, joined with +, formatted from a literal loop
+    ("_CODE = 'f(t)'\nfor _t in (1, 2):\n    student.evaluate(_CODE, 'l', t=_t)", {"f"}, {}),
+    ("_c = 'f(t)' if 1 else 'g(t)'\nstudent.evaluate('import math\\n' + _c, 'l', t=1)", {"f", "g"}, {}),
+    ("for _op, _x in [('relu', 1), ('sigmoid', 2)]:\n    student.evaluate(f'T(a).{_op}() + {_op}(a)', 'l', a=_x)",
+     {"T", "relu", "sigmoid"}, {}),
+    # a helper of the hidden tests: each call with its own code and inputs
+    ("def _run(code, **inputs):\n    return student.evaluate('import numpy as _np\\n' + code, 'l', **inputs)\n"
+     "_run('f(x)', x=1)\n_run('g(y)')", {"f", "g", "y"}, {}),
+    ("def _run(label, code='h(z)', **inputs):\n    return student.evaluate(code, label, **inputs)\n"
+     "_run(label='l', code='f(x)', x=1)\n_run('l')", {"f", "h", "z"}, {}),
+    # a code writer of grader.hidden: the class it is told to use
+    ("student.evaluate(tensor_code(_g), 'l')", {"Tensor"}, {}),
+    ("_snippet = 'import numpy as _np\\n' + tensor_code(_g, tensor='Node')\nstudent.evaluate(_snippet, 'l')", {"Node"}, {}),
+    # the hidden tests' own names are the grader's, never the notebook's
+    ("_x = np.ones(3)\nsquare_grad(_x)\ncheck_array('x', _x, _x)", set(), {}),
+])
+def test_hidden_regions_read_through_the_student_proxy(code, plain, shadowed):
+    got_plain, got_shadowed, stmt = _region(code)
+    assert not stmt.reads_all and not stmt.rebinds
+    builtin = set(dir(builtins))
+    assert got_plain - builtin - {f"x{i}" for i in range(32)} == plain
+    assert {k: v for k, v in got_shadowed.items() if k not in builtin} == shadowed
+
+
+@pytest.mark.parametrize("code", [
+    "_s = student\n_s.value('a')",                          # the proxy handed on
+    "getattr(student, 'value')('a')",
+    "student.evaluate(make_code(), 'l')",                     # code from an unknown function
+    "student.evaluate(FORMULAS['add'], 'l')",                 # text from outside the region
+    "student.value(_name_from_elsewhere)",
+    "student.evaluate('eval(text)', 'l', text='a')",         # the snippet reads through eval
+])
+def test_hidden_regions_that_may_read_anything(code):
+    assert _region(code)[2].reads_all
+
+
+def test_names_glued_to_unknown_text_are_patterns():
+    model = _model(
+        ("code", "import numpy as np", "setup"),
+        ("solution", "w0, w1 = 1.0, 2.0", "s_w"),
+        ("solution", "v = 3.0", "s_v"),
+        ("test", hidden("for _i in range(2):\n    student.value(f'w{_i}')"), "t_w"),
+    )
+    assert model.reach_tests == {"s_w": {"t_w"}, "s_v": set()}
+
+
+def test_the_code_writers_table_covers_what_they_write():
+    from grader.hidden import random_graph, tensor_code
+    ops = {"relu": lambda v: np.maximum(v, 0.0), "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "sum": np.sum}
+    call = ast.parse("tensor_code(g)").body[0].value
+    named = ast.parse("tensor_code(g, 'Node')").body[0].value
+    for seed in range(12):
+        graph = random_graph(seed, ops, n_inputs=2 + seed % 3, n_steps=4 + seed % 4, shape=(2,))
+        for node, name in ((call, "Tensor"), (named, "Node")):
+            reads, changed, everything = grader_audit.snippet_flow(tensor_code(graph, name))
+            assert not everything and name in reads
+            assert reads - set(dir(builtins)) <= grader_audit.CODE_WRITERS["tensor_code"](node)
+
+
+def test_course_notebooks_reach_what_their_hidden_tests_ask_for():
+    """Every hidden test of the course reads something, and never everything (which would make
+    every earlier change share its test cell)."""
+    for path in sorted(grader_audit.SOURCE.glob("*.ipynb")):
+        model = grader_audit.analyse(nbformat.read(str(path), as_version=4), path.name)
+        for cell in model.cells:
+            if cell.kind != "test":
+                continue
+            hidden_parts = [s for s in cell.statements if s.hidden]
+            assert hidden_parts, (path.name, cell.grade_id)
+            assert not any(s.reads_all for s in hidden_parts), (path.name, cell.grade_id)
+            assert any(s.immediate or s.patterns for s in hidden_parts), (path.name, cell.grade_id)
+        reached = set().union(*model.reach_tests.values())
+        assert reached == set(model.tests), (path.name, set(model.tests) - reached)
 
 
 def test_packing_never_shares_a_test_cell_between_changes():

@@ -112,7 +112,7 @@ def _converted(value, budget, depth):
 
 def _array(array, budget, depth):
     if array.dtype.kind in "biufc":
-        data = np.ascontiguousarray(array)
+        data = np.asarray(array, order="C")
         budget.spend(data.size)
         if data.dtype.byteorder == ">":
             data = data.astype(data.dtype.newbyteorder("<"))

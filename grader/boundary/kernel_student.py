@@ -71,15 +71,42 @@ class KernelStudent(Student):
         client = BlockingKernelClient(context=self.context)
         client.load_connection_info(self.connection)
         client.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
+        self._warm_up(client)
         return client
+
+    def _warm_up(self, client, attempts=5):
+        """One stdin round trip before any real request.
+
+        The kernel's stdin socket (a ROUTER) drops a message addressed to a client whose
+        connection is still being set up; an input_request sent then would be lost and the
+        kernel would wait for an answer forever. So: ask the kernel for an input, and if the
+        request does not arrive, answer anyway once the connection must be up."""
+        msg_id = client.execute("get_ipython().kernel.raw_input('grader')", silent=True, store_history=False,
+                                allow_stdin=True, stop_on_error=False)
+        for _ in range(attempts):
+            try:
+                client.get_stdin_msg(timeout=1.0)
+            except Exception:  # queue.Empty: the request was lost (or is late); answer all the same
+                pass
+            try:
+                client.input("ok")
+            except zmq.Again:
+                continue
+            try:
+                while True:
+                    reply = client.get_shell_msg(timeout=2.0)
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        return
+            except Exception:  # no reply yet: the answer came before the kernel asked; again
+                continue
 
     def _reconnect(self):
         """New sockets (a new identity), and the kernel's old loop interrupted: it waits for an
         answer on a connection that is gone."""
         self.client.stop_channels()
-        self.client = self._connect()
         self.serving = None
-        self.interrupt()
+        self.interrupt()  # first: the old loop must end before the new connection's first request
+        self.client = self._connect()
 
     def _send(self, text):
         try:

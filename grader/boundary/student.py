@@ -79,7 +79,13 @@ class Student:
             fail(f"{label} emitted a {first.get('category', 'warning')!s:.60} "
                  f"({first.get('message', '')!s:.150}).", warning_hint, label)
         if return_args:
-            return value, wire.decode(reply.get("args", []))
+            try:
+                after = wire.decode(reply.get("args"))
+            except wire.BadAnswer as error:
+                raise CheckFailed(f"{label}: {error}.") from None
+            if not isinstance(after, list) or len(after) != len(wire.decode(request["args"])):
+                raise CheckFailed(f"{label}: the kernel's answer is not readable.")
+            return value, after
         return value
 
     @staticmethod

@@ -253,7 +253,7 @@ def encode(value):
     if isinstance(value, np.ndarray):
         if value.dtype.char not in DTYPES:
             raise TypeError(f"cannot send an array of {value.dtype} to the kernel")
-        data = np.ascontiguousarray(value.astype(value.dtype.newbyteorder("<")))
+        data = np.asarray(value.astype(value.dtype.newbyteorder("<")), order="C")
         return {"t": "ndarray", "dtype": data.dtype.str, "shape": list(data.shape),
                 "data": base64.b64encode(data.tobytes()).decode("ascii")}
     if isinstance(value, np.generic):

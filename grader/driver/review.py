@@ -22,16 +22,20 @@ from . import records
 
 #: (pattern, flag): each names the means, not an accusation.
 SUSPICIOUS = [
-    (r"(\.\./|[\"']\.\.[\"']|\bsource/|\bgradebook\b|\bautograded\b|\bsubmitted/|\brelease/|/proc/|/run/grader)",
+    (r"(\.\./|[\"']\.\.[\"']|\bsource/|\bgradebook\b|\bautograded\b|\bsubmitted/|\brelease/|/proc/|/run/grader|"
+     r"\b(walk|glob|listdir|scandir|iglob)\s*\(\s*[\"']/)",
      "reaches for files outside the notebook's folder (course files, other processes)"),
     (r"\bos\s*\.\s*_exit\b|\bos\s*\.\s*abort\b|\bos\s*\.\s*kill\b|\bsignal\s*\.\s*(signal|pthread_kill|alarm|setitimer)\b",
      "stops the kernel or changes its signals"),
     (r"\bos\s*\.\s*(fork|forkpty|spawn\w*|exec\w*|system|popen)\b|\bsubprocess\b|\bmultiprocessing\b",
      "starts processes"),
     (r"except\s*\(?[^:\n]*\b(KeyboardInterrupt|BaseException)\b", "catches KeyboardInterrupt (defeats the time limit)"),
-    (r"__grader_agent__|\braw_input\b|\binput_transformers|\bast_transformers|\bevents\s*\.\s*register|"
-     r"\baddaudithook\b|\bsession\s*\.\s*send\b|get_ipython\s*\(\s*\)\s*\.\s*(kernel|display_pub|displayhook|run_cell)",
+    (r"__grader_agent__|\braw_input\b|\binput_transformers|\bast_transformers|\bevents\s*\.\s*(register|callbacks)|"
+     r"\baddaudithook\b|\bsession\s*\.\s*send\b|\bclear_output\b|\bupdate_display\b|"
+     r"get_ipython\s*\(\s*\)\s*\.\s*(kernel|display_pub|displayhook|run_cell|events|user_ns)",
      "talks to the kernel's machinery or to the grader's helper in it"),
+    (r"^\s*(np|numpy|sp|sympy|course|math|builtins)(\s*\.\s*\w+)+\s*=(?!=)|\bsetattr\s*\(\s*(np|numpy|sp|sympy|course|math)\b",
+     "replaces a function of numpy, sympy or the checking library"),
     (r"\bctypes\b|\bgc\s*\.\s*get_referr|\bsys\s*\.\s*_getframe\b|\bf_back\b|\bf_locals\b|\bsys\s*\.\s*settrace\b|"
      r"\bsys\s*\.\s*setprofile\b|\b__code__\b|\binspect\s*\.\s*(currentframe|stack)\b|\bsys\s*\.\s*modules\b|__builtins__",
      "inspects or rewrites frames, code objects or modules"),

@@ -20,7 +20,7 @@ from .current import student
 from .expressions import Verdict, as_expression, check_exact, check_expression, number
 from .graphs import ARITHMETIC, Graph, evaluate_graph, numpy_gradients, random_graph, tensor_code
 from .limited import limited
-from .references import numerical_gradient, numerical_gradients, relative_error
+from .references import central_gradient, central_gradients, largest_relative_error
 
 
 def as_float(name, value):
@@ -37,4 +37,4 @@ __all__ = ["np", "sp", "student", "CheckFailed", "fail", "require", "Mistakes", 
            "as_array", "as_float", "check_array", "check_number", "check_shape", "check_unchanged",
            "close_enough", "Verdict", "as_expression", "check_exact", "check_expression", "limited",
            "ARITHMETIC", "Graph", "evaluate_graph", "numpy_gradients", "random_graph", "tensor_code",
-           "numerical_gradient", "numerical_gradients", "relative_error"]
+           "central_gradient", "central_gradients", "largest_relative_error"]

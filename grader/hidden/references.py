@@ -5,7 +5,7 @@ Finite differences of trusted functions, and the relative error of two arrays.
 import numpy as np
 
 
-def numerical_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
+def central_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of the scalar function `f` at the array `x`.
 
     A float64 `x` is perturbed in place (so `f` may read it through a closure) and
@@ -30,12 +30,12 @@ def numerical_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
     return gradient
 
 
-def numerical_gradients(loss, params: dict, eps: float = 1e-6) -> dict:
+def central_gradients(loss, params: dict, eps: float = 1e-6) -> dict:
     """{name: gradient of the no-argument `loss()` with respect to params[name]} (perturbed in place)."""
-    return {name: numerical_gradient(lambda _: loss(), array, eps) for name, array in params.items()}
+    return {name: central_gradient(lambda _: loss(), array, eps) for name, array in params.items()}
 
 
-def relative_error(a, b, floor: float = 1e-12) -> float:
+def largest_relative_error(a, b, floor: float = 1e-12) -> float:
     """max over entries of |a - b| / max(|a| + |b|, floor); 0.0 for empty arrays."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     with np.errstate(all="ignore"):

@@ -131,6 +131,7 @@ class GradedExecute(Execute):
         if reply is None or reply["content"].get("status") != "ok":
             raise RuntimeError("the grader could not set up its helper in the kernel "
                                f"({(reply or {}).get('content', {}).get('evalue', 'no reply')})")
+        self._student()  # connected (and its stdin path proved) before any student code runs
         return client
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
