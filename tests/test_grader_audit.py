@@ -1,12 +1,17 @@
 """The grader audit: the mutant generator, the data-flow pass, packing, and the audit itself.
 
 Fast unit tests check `tools/mutants.py` and the notebook analysis of
-`tools/grader_audit.py`. The slow tests grade with the real nbgrader:
+`tools/grader_audit.py`: visible checks read the notebook's names, hidden
+tests (run in the grader) read what they ask `student` for, by name or in a
+snippet of code, and not the helpers they replace with trusted ones. The slow
+tests grade with the real pipeline (kernel in its sandbox, hidden tests in
+the grader):
 
-- a small notebook of our own (two exercises, a helper that couples two
-  cells, a cell no test reads), to prove the harness finds kills, survivors
-  and hints, and that sharing a notebook between mutants does not change a
-  verdict;
+- small notebooks of our own (two exercises, a helper that couples two
+  cells, a helper checked with a trusted stand-in, a cell no test reads), to
+  prove the harness finds kills, survivors and hints, that the data-flow
+  pass misses no loss, and that sharing a notebook between mutants does not
+  change a verdict;
 - the course's notebooks: a seeded sample of mutants per notebook must reach
   the mutation-score goal, and the curated corpora run in full (every right
   answer keeps full marks, every common mistake gets its hint).

@@ -10,7 +10,7 @@ cannot silently turn a mistake into the reference.
 import pytest
 
 from conftest import cell_outputs_text
-from course import submissions
+from grader.authoring import submissions
 from course.hints import HINT_MIME, KINDS
 
 pytestmark = pytest.mark.slow

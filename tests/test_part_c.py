@@ -13,7 +13,8 @@ import re
 import pytest
 
 from conftest import ASSIGNMENT, RELEASE, SOURCE, cell_outputs_text
-from course import manual_grading, submissions
+from grader.authoring import submissions
+from grader.reports import manual_grading
 from course.hints import describe
 
 NB = "C_conceptual.ipynb"

@@ -11,7 +11,7 @@ alternating, with
 
   stock   `nbgrader autograde ASSIGNMENT --force` (one process, one student and
           one notebook after the other, a fresh interpreter per kernel)
-  ours    `python -m course.autograde ASSIGNMENT --force --jobs N`
+  ours    `python -m grader.driver.autograde ASSIGNMENT --force --jobs N`
 
 in two identical copies of the class, checks that both give every cell of
 every student the same score (and fail the same students), and reports:
@@ -43,7 +43,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from course import grading, submissions  # noqa: E402
+from grader.authoring import submissions  # noqa: E402
+from grader.driver import grading, records  # noqa: E402
+from grader.driver.commands import nbgrader  # noqa: E402
+from grader.paths import Course  # noqa: E402
+from grader.reports.gradebook import scores as gradebook_scores  # noqa: E402
 
 GIB = 1 << 30
 KINDS = ("right", "wrong", "blank", "broken")
@@ -84,7 +88,7 @@ def build_class(root, assignment, n, seed=8):
     root.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
-    run = grading.nbgrader(["generate_assignment", assignment, "--force"], root)
+    run = nbgrader(["generate_assignment", assignment, "--force"], root)
     if run.returncode != 0:
         raise SystemExit("generate_assignment failed:\n" + run.stdout[-2000:] + run.stderr[-2000:])
     release = root / "release" / assignment
@@ -214,7 +218,7 @@ def timed_run(args, cwd, env, log_path):
 
 def clean_env():
     env = dict(os.environ)
-    for name in ("NBGRADER_DB_URL", "NBGRADER_EXCHANGE", "COURSE_ZYGOTE"):
+    for name in ("NBGRADER_DB_URL", "NBGRADER_EXCHANGE", "COURSE_ZYGOTE", "GRADER_SPEEDUPS"):
         env.pop(name, None)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
@@ -409,8 +413,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(REPO / "bench" / "results.json"))
     parser.add_argument("--keep", help="build the class here and keep it (default: a temp dir)")
     parser.add_argument("--ablation", action="store_true",
-                        help="also time ours once without the zygote, and once without the "
-                             "sandbox's integrity guard (what each costs or saves)")
+                        help="also time ours once without the zygote, and once without the speed-ups "
+                             "(what each saves)")
     options = parser.parse_args(argv)
 
     cores = grading.default_jobs()
@@ -431,7 +435,7 @@ def main(argv=None):
 
     commands = {
         "stock": [sys.executable, "-m", "nbgrader", "autograde", options.assignment, "--force"],
-        "ours": [sys.executable, "-m", "course.autograde", options.assignment, "--force",
+        "ours": [sys.executable, "-m", "grader.driver.autograde", options.assignment, "--force",
                  "--jobs", str(jobs), "--no-progress"],
     }
     roots = {"stock": stock_root, "ours": ours_root}
@@ -447,7 +451,7 @@ def main(argv=None):
             results[name]["runs"].append(round(wall, 2))
             results[name]["exit_codes"].append(code)
             results[name]["memory"].append(memory)
-            table = grading.scores(roots[name], options.assignment)
+            table = gradebook_scores(roots[name], options.assignment)
             if name in scores and table != scores[name]:
                 consistent = False
             scores[name] = table
@@ -464,18 +468,13 @@ def main(argv=None):
 
     ablation = {}
     if options.ablation:
-        variants = {
-            "ours_without_zygote": (commands["ours"] + ["--no-zygote"], None),
-            "ours_without_integrity_guard": (commands["ours"], "c.SandboxedExecute.guard = False\n"),
-        }
-        for label, (command, extra_config) in variants.items():
+        variants = {"ours_without_zygote": {"COURSE_ZYGOTE": "0"},
+                    "ours_without_speedups": {"GRADER_SPEEDUPS": "0"}}
+        for label, extra_env in variants.items():
             root = base / label
             shutil.copytree(base / "class", root)
-            if extra_config:
-                with open(root / "nbgrader_config.py", "a") as handle:
-                    handle.write("\n# bench ablation\n" + extra_config)
-            wall, code, memory = timed_run(command, root, env, base / f"{label}.log")
-            same = not compare(scores["stock"], grading.scores(root, options.assignment),
+            wall, code, memory = timed_run(commands["ours"], root, {**env, **extra_env}, base / f"{label}.log")
+            same = not compare(scores["stock"], gradebook_scores(root, options.assignment),
                                notebooks_graded["stock"], graded_notebooks(root, options.assignment))[0]
             ablation[label] = {"seconds": round(wall, 2), "exit_code": code, "same_scores": same,
                                "peak_pss_mib": memory["peak_pss_mib"], "cpu_s": memory["cpu_s"]}
@@ -485,8 +484,8 @@ def main(argv=None):
                                notebooks_graded["ours"])
     cells = sum(len(g) for nbs in scores["stock"].values() for g in nbs.values())
     failed = {name: sorted(set(roster) - set(graded[name])) for name in roots}
-    records = json.loads(json.dumps(grading.status.load_all(ours_root, options.assignment)))
-    reasons = {s: r.get("reason") for s, r in records.items() if r.get("status") == "failed"}
+    found = json.loads(json.dumps(records.load_all(Course(ours_root), options.assignment)))
+    reasons = {s: r.get("reason") for s, r in found.items() if r.get("status") == "failed"}
 
     print("bench: measuring the reference notebooks' floor and nbconvert --execute ...", flush=True)
     floor_runs = [floor[0] for floor in floors]

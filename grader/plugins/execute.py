@@ -234,10 +234,15 @@ class GradedExecute(Execute):
             return
         return super().clear_output(outs, msg, cell_index)
 
+    def _update_display_id(self, display_id, msg):
+        """Earlier outputs are never rewritten (nbclient would, for every later display or update
+        with the same id): the record keeps what was displayed first, and the caps hold."""
+        self._events.append({"kind": "display_update_ignored", "cell": self._cell_name(self._cell_index)})
+
     def output(self, outs, msg, display_id, cell_index):
         kind = msg["msg_type"]
         if kind == "update_display_data":
-            return None  # the record keeps what was displayed first
+            return None
         if self._used_bytes >= self.max_notebook_bytes:
             if not self._flood.get("notebook_full"):
                 self._flood["notebook_full"] = True

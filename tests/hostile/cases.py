@@ -292,7 +292,7 @@ sys.addaudithook(_audit)
 """
 AUDIT_REPORT = """
 _all = "\\n".join(_compiled)
-print("hostile: compiled", len(_compiled), "BEGIN HIDDEN" in _all)
+print("hostile: compiled", len(_compiled), ("BEGIN " + "HIDDEN TESTS") in _all)
 print(base64.b64encode(_all.encode()).decode())  # whatever the grader's snippets said, encoded
 """
 CODE_SWAP = """
@@ -648,16 +648,18 @@ print("hostile: snippets seen", len(_snooped))
 print(_base64.b64encode("\\n".join(_snooped).encode()).decode())
 '''
 KEEP_HELPER = '''
-_kept = {}
+_own_sigmoid, _kept = sigmoid, []
 _plain_sigmoid_derivative = sigmoid_derivative
 def sigmoid_derivative(z):
-    _kept["sigmoid"] = sigmoid  # while the grader checks this function, a stub it lends
+    if sigmoid is not _own_sigmoid:
+        _kept.append(sigmoid)  # the stub the grader lends while it checks this function
     return _plain_sigmoid_derivative(z)
 '''
 USE_KEPT_HELPER = '''
 _plain_backward_pass = backward_pass
 def backward_pass(*args):
-    _kept["sigmoid"](0.0)  # the stub kept from another call: it no longer answers
+    if _kept:
+        _kept[0](0.0)  # a stub kept from another call: it no longer answers
     return _plain_backward_pass(*args)
 '''
 BACKWARD_RAISES = '''
