@@ -17,7 +17,7 @@ PY := $(BIN)/python
 STUDENT_ARG := $(if $(STUDENT),--student $(STUDENT),)
 FORCE_ARG   := $(if $(FORCE),--force,)
 
-.PHONY: help venv sandbox release collect zip-collect autograde feedback grades validate demo \
+.PHONY: help venv lock sandbox release collect zip-collect autograde feedback grades validate demo \
         report bench grader-audit test test-quick clean
 
 help:
@@ -26,15 +26,24 @@ help:
 	@echo "variables: ASSIGNMENT=$(ASSIGNMENT) STUDENT=$(STUDENT) JOBS=$(JOBS) FORCE=$(FORCE)"
 
 # The virtual environment, rebuilt when the pinned requirements change.
-$(VENV)/.installed: requirements.txt pyproject.toml student/pyproject.toml
+$(VENV)/.installed: requirements.txt requirements.lock pyproject.toml student/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	@touch $@
 	@echo "venv: .venv ready ($$($(PY) -m pip freeze | wc -l) packages)"
 
 venv: $(VENV)/.installed
+
+# requirements.lock: every package requirements.txt needs, pinned (pip-tools); a test fails when stale.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip-compile || $(PY) -m pip install --quiet pip-tools==7.7.0
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+	    --output-file requirements.lock requirements.txt
+	$(PY) tools/lockfile.py requirements.lock requirements.txt
+	@echo "lock: requirements.lock pins $$(grep -c '==' requirements.lock) packages"
 
 # The sandbox grading kernels run in: Debian's bubblewrap, installed if missing (root only).
 sandbox:
