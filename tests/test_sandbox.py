@@ -195,3 +195,22 @@ def test_the_isolation_works_for_an_unprivileged_user():
     seen = json.loads(run.stdout)
     assert seen["files"] == ["mine.ipynb"] and seen["runs"] == [] and not seen["course"]
     assert not seen["fork"] and seen["cap"] == "0000000000000000" and seen["uid"] == 65534
+
+
+def test_a_kernel_started_without_the_sandboxs_hook_stops_grading(monkeypatch):
+    """If jupyter_client stopped calling the hook that starts kernels in the sandbox, the kernel
+    would run unsandboxed: the manager notices and refuses."""
+    needs_isolation()
+    from jupyter_client.manager import AsyncKernelManager
+    monkeypatch.setattr(SandboxKernelManager, "_async_pre_start_kernel", AsyncKernelManager._async_pre_start_kernel)
+    km = SandboxKernelManager(kernel_name="python3")
+    with pytest.raises(RuntimeError, match="outside the sandbox"):
+        run_sync(km.start_kernel)()
+    assert not run_sync(km.is_alive)()
+
+
+def test_grading_refuses_to_start_when_an_nbclient_hook_is_gone(monkeypatch):
+    from grader.plugins.execute import GradedExecute
+    monkeypatch.setattr(GradedExecute, "HOOKS", ("_no_such_hook_of_nbclient",))
+    with pytest.raises(RuntimeError, match="_no_such_hook_of_nbclient"):
+        GradedExecute()

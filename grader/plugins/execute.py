@@ -70,9 +70,18 @@ class GradedExecute(Execute):
     record_events = Bool(True, help="write what happened (timeouts, caps, grader errors) under grading_status/"
                          ).tag(config=True)
 
+    #: nbclient's methods this class overrides: if one is renamed, the caps or the verdict would
+    #: silently stop applying, so grading refuses to start instead.
+    HOOKS = ("output", "clear_output", "_update_display_id", "_get_timeout", "_async_handle_timeout",
+             "async_start_new_kernel", "async_start_new_kernel_client", "preprocess_cell", "preprocess")
+
     def __init__(self, **kw):
         kw.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(**kw)
+        missing = [name for name in self.HOOKS if not callable(getattr(Execute, name, None))]
+        if missing:
+            raise RuntimeError(f"nbclient/nbgrader no longer have {', '.join(missing)}: the grader's caps and "
+                               f"verdicts depend on them; grading stops")
 
     # ---- the notebook as a whole
 

@@ -124,7 +124,19 @@ class SandboxKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.exit_info = None
         self.kernel_dir = None
+        self.launched = False
         self.mode = policy.effective_mode()
+
+    async def _async_start_kernel(self, **kwargs):
+        await super()._async_start_kernel(**kwargs)
+        if self.mode != "off" and not self.launched:
+            # jupyter_client started the kernel without our provisioner: a hook this class
+            # relies on (`_async_pre_start_kernel`, provisioners) was renamed or bypassed.
+            await self._async_shutdown_kernel(now=True)
+            raise RuntimeError("a kernel started outside the sandbox (jupyter_client "
+                               f"{_version('jupyter_client')} no longer calls the sandbox's hook): grading stops")
+
+    start_kernel = _async_start_kernel
 
     def limits(self):
         return {"cpu_seconds": self.cpu_seconds, "memory_bytes": self.memory_mb << 20,
@@ -159,6 +171,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 "no_processes": not self.allow_processes,
                 "runs": RUNS_IN_SANDBOX if isolated else str(self.kernel_dir.parent),
                 "dir": f"{RUNS_IN_SANDBOX}/{self.kernel_dir.name}" if isolated else str(self.kernel_dir)}
+        self.launched = True
         zygote = _Process.zygote(self.mode)
         if zygote is not None:
             try:
@@ -210,6 +223,14 @@ class SandboxKernelManager(AsyncKernelManager):
                 shutil.rmtree(self.kernel_dir, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
+
+
+def _version(distribution):
+    from importlib import metadata
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def _popen_exit(process):

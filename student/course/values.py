@@ -13,8 +13,14 @@ from .diagnose import diagnose_array, diagnose_shape
 from .hints import first_match
 
 
+def _named(name) -> None:
+    if not isinstance(name, str):  # the message names the value: as_float("df_dx", df_dx)
+        raise TypeError(f"the first argument is the name used in messages (a str), not {type(name).__name__}")
+
+
 def as_float(name: str, value) -> float:
     """The value as a Python float, or a CheckFailed saying why it is not a number."""
+    _named(name)
     if value is None or value is Ellipsis:
         raise CheckFailed(f"{name} is not defined yet.")
     if isinstance(value, (str, bytes)):
@@ -28,6 +34,7 @@ def as_float(name: str, value) -> float:
 
 def as_array(name: str, value) -> np.ndarray:
     """The value as a new float64 array, or a CheckFailed saying why it is not an array of numbers."""
+    _named(name)
     if value is None or value is Ellipsis:
         raise CheckFailed(f"{name} is not defined yet (got None).")
     try:
