@@ -51,8 +51,9 @@ sandbox:
 
 release: venv
 	nbgrader generate_assignment $(ASSIGNMENT) --force
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w release/$(ASSIGNMENT) ./student
 	nbgrader release_assignment $(ASSIGNMENT) --force
-	@echo "release: student version in release/$(ASSIGNMENT)/ and in the exchange"
+	@echo "release: student version and the check package ($$(cd release/$(ASSIGNMENT) && ls *.whl)) in release/$(ASSIGNMENT)/ and in the exchange"
 
 collect: venv
 	nbgrader collect $(ASSIGNMENT) --update $(STUDENT_ARG)

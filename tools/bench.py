@@ -87,11 +87,11 @@ def build_class(root, assignment, n, seed=8):
     """A course directory with the assignment generated and `n` submissions; {student: kind}."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
+    shutil.copytree(Course(REPO).source(assignment), Course(root).source(assignment))
     run = nbgrader(["generate_assignment", assignment, "--force"], root)
     if run.returncode != 0:
         raise SystemExit("generate_assignment failed:\n" + run.stdout[-2000:] + run.stderr[-2000:])
-    release = root / "release" / assignment
+    release = Course(root).release(assignment)
     names = sorted(p.name for p in release.glob("*.ipynb"))
     if not names:
         raise SystemExit(f"no notebooks in source/{assignment}/")
@@ -107,7 +107,7 @@ def build_class(root, assignment, n, seed=8):
         broken = rng.choice(names)
         for name in names:
             released = submissions.read(release / name)
-            source = submissions.read(root / "source" / assignment / name)
+            source = submissions.read(Course(root).source(assignment) / name)
             if kind == "blank":
                 notebooks[name] = released
                 continue
@@ -225,19 +225,21 @@ def clean_env():
 
 
 def reset_grades(root):
-    for name in ("autograded", "grading_status", "feedback"):
-        shutil.rmtree(root / name, ignore_errors=True)
+    course = Course(root)
+    for folder in (course.root / course.dirs.autograded_directory, course.status("x").parent,
+                   course.root / course.dirs.feedback_directory):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def graded_notebooks(root, assignment):
     """{student: {notebook stem}} of the notebooks that have an autograded file."""
-    folder = root / "autograded"
+    folder = Course(root).root / Course(root).dirs.autograded_directory
     return {s.name: {p.stem for p in (s / assignment).glob("*.ipynb")}
             for s in folder.iterdir()} if folder.is_dir() else {}
 
 
 def graded_students(root, assignment, names):
-    folder = root / "autograded"
+    folder = Course(root).root / Course(root).dirs.autograded_directory
     return sorted(s for s in (p.name for p in folder.iterdir()) if all(
         (folder / s / assignment / n).exists() for n in names)) if folder.is_dir() else []
 
@@ -307,7 +309,8 @@ def measure_floor(root, assignment, env, repeats=1):
     the median counts once per student who handed it in.
     """
     groups = {}
-    for path in sorted((root / "autograded").glob(f"*/{assignment}/*.ipynb")):
+    course = Course(root)
+    for path in sorted(course.root.glob(f"{course.dirs.autograded_directory}/*/{assignment}/*.ipynb")):
         groups.setdefault(code_digest(path), []).append(path)
     samples = {digest: [] for digest in groups}
     cpu_samples = {digest: [] for digest in groups}
@@ -337,7 +340,7 @@ def measure_floor(root, assignment, env, repeats=1):
 
 def reference_floor(root, assignment, env):
     """The floor of the source (reference) notebooks, one by one."""
-    paths = sorted(str(p) for p in (root / "source" / assignment).glob("*.ipynb"))
+    paths = sorted(str(p) for p in Course(root).source(assignment).glob("*.ipynb"))
     values = {p: [] for p in paths}
     for _ in range(3):
         run = subprocess.run([sys.executable, "-c", FLOOR_CHILD, json.dumps(paths)], env=env,
@@ -353,14 +356,14 @@ def reference_floor(root, assignment, env):
 
 def nbconvert_cost(root, assignment, env, repeats=3):
     """Median seconds of `jupyter nbconvert --execute` on the reference notebooks (one command)."""
-    notebooks = sorted(str(p) for p in (root / "source" / assignment).glob("*.ipynb"))
+    notebooks = sorted(str(p) for p in Course(root).source(assignment).glob("*.ipynb"))
     times = []
     for i in range(repeats):
         out = tempfile.mkdtemp(prefix="bench-nbconvert-")
         started = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
                               "--execute", "--output-dir", out, *notebooks],
-                             cwd=root / "source" / assignment, env=env, capture_output=True, text=True)
+                             cwd=Course(root).source(assignment), env=env, capture_output=True, text=True)
         times.append(time.perf_counter() - started)
         shutil.rmtree(out, ignore_errors=True)
         if run.returncode != 0:

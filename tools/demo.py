@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "tools"))
 from grader.authoring import submissions  # noqa: E402
 from grader.driver import grading  # noqa: E402
 from grader.driver.commands import nbgrader  # noqa: E402
+from grader.paths import Course  # noqa: E402
 import demo_class  # noqa: E402
 
 
@@ -39,12 +40,22 @@ def nbgrader_or_die(args):
 
 def reset_demo_state(assignment):
     """Remove what an earlier demo left, so every run starts from the same class."""
-    for name in ("gradebook.db", "submitted", "autograded", "feedback", "exchange", "grading_status"):
-        path = REPO / name
+    course = Course(REPO)
+    dirs = course.dirs
+    gradebook = Path(dirs.db_url[len("sqlite:///"):]) if dirs.db_url.startswith("sqlite:///") else None
+    for path in [gradebook, course.root / dirs.submitted_directory, course.root / dirs.autograded_directory,
+                 course.root / dirs.feedback_directory, course.status(assignment).parent, exchange_root()]:
+        if path is None:
+            continue
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+
+
+def exchange_root():
+    """The exchange nbgrader_config.py sets (a folder of this course, not /srv)."""
+    return Path(Course(REPO).config.Exchange.root)
 
 
 def submit_through_exchange(assignment, student, notebooks, workdir):
@@ -58,7 +69,7 @@ def submit_through_exchange(assignment, student, notebooks, workdir):
         else:
             nbformat.write(content, str(folder / name))
     # A student's machine knows the exchange from its own config; here we say it on the command line.
-    exchange = ["--course", "backprop", f"--Exchange.root={REPO / 'exchange'}"]
+    exchange = ["--course", Course(REPO).dirs.course_id, f"--Exchange.root={exchange_root()}"]
     run = nbgrader(["submit", assignment, "--student", student, *exchange], home)
     if run.returncode != 0:
         raise SystemExit(f"{student}: nbgrader submit failed\n{run.stdout}{run.stderr}")
@@ -79,8 +90,7 @@ def main(argv=None):
     nbgrader_or_die(["release_assignment", assignment, "--force"])
 
     step("students submit through the exchange")
-    release = REPO / "release" / assignment
-    source = REPO / "source" / assignment
+    release, source = Course(REPO).release(assignment), Course(REPO).source(assignment)
     workdir = REPO / "demo_class"
     shutil.rmtree(workdir, ignore_errors=True)
     students = demo_class.build(release, source)

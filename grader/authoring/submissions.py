@@ -53,7 +53,8 @@ def reference(release_nb, source_nb, changes=None):
 
 def write(course_root, student, assignment, notebooks):
     """Place {file name: notebook or raw text/bytes} in submitted/<student>/<assignment>/."""
-    folder = Path(course_root) / "submitted" / student / assignment
+    from grader.paths import Course
+    folder = Course(course_root).submitted(student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in notebooks.items():
         target = folder / name
