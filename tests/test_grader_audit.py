@@ -352,6 +352,56 @@ def test_packing_never_shares_a_test_cell_between_changes():
                     assert not (grader_audit.footprint(model, a) & grader_audit.footprint(model, b))
 
 
+def _graded(model, errors):
+    """An autograded notebook of `model`'s test cells, with {test grade_id: error message} as outputs."""
+    from nbformat.v4 import new_output
+    cells = []
+    for gid in model.tests:
+        cell = nbcells.tests("pass", gid, points=1)
+        if gid in errors:
+            cell.outputs = [new_output("error", ename="CheckFailed", evalue=errors[gid], traceback=[])]
+        cells.append(cell)
+    return notebook(cells)
+
+
+def test_judging_confirms_time_limits_and_returns_losses_nobody_reaches():
+    model = _model(
+        ("code", "import numpy as np", "setup"),
+        ("solution", "a = 1", "s_a"), ("test", hidden("student.value('a')"), "t_a"),
+        ("solution", "b = 2", "s_b"), ("test", hidden("student.value('b')"), "t_b"),
+        ("solution", "c = 3", "s_c"), ("test", "pass", "t_none"),
+    )
+
+    class Graded:
+        nb = None
+
+        def graded_nb(self, student, nb_name):
+            return self.nb
+
+    course = Graded()
+    grader = grader_audit.Grader(course, {"x.ipynb": model}, jobs=1, log=lambda message: None)
+    item = lambda gid: grader_audit.Item("mutant", "x.ipynb", gid, gid, "")   # noqa: E731
+    timeout = {"t_a": "CheckFailed: a was stopped: it did not finish in time."}
+    table = {"t_a": (0.0, 1.0), "t_b": (1.0, 1.0), "t_none": (1.0, 1.0)}
+    course.nb = _graded(model, timeout)
+    a, b = item("s_a"), item("s_b")
+    assert grader._judge("st", "x.ipynb", [a, b], table) == [a]      # the suspect, graded again alone
+    assert b.graded and not b.killed                                 # the other verdict stands
+    assert grader._judge("st", "x.ipynb", [a], table) == []          # the same again: confirmed
+    assert a.killed and a.lost == {"t_a": [0.0, 1.0]} and grader.rechecked == 1
+    # a loss no item reaches: graded again alone; alone, it is reported
+    course.nb = _graded(model, {"t_none": "CheckFailed: something"})
+    table = {"t_a": (1.0, 1.0), "t_b": (1.0, 1.0), "t_none": (0.0, 1.0)}
+    a, b = item("s_a"), item("s_b")
+    assert grader._judge("st", "x.ipynb", [a, b], table) == [a, b]
+    assert grader._judge("st", "x.ipynb", [a], table) == [] and a.unattributed == ["t_none"]
+    # a notebook that could not be graded: the shared items alone, then the failure is the verdict
+    course.nb = None
+    assert grader._judge("st", "x.ipynb", [a, b], table) == [a, b]
+    assert grader._judge("st", "x.ipynb", [b], table, "the kernel died") == [] and b.killed
+    assert "the kernel died" in b.failure
+
+
 def test_corpus_entries_name_real_cells_and_known_hints():
     from audit_corpus import mistakes, right_answers
     from course.hints import KINDS
