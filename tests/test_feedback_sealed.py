@@ -11,6 +11,7 @@ failed check with its hint, and "# hidden tests ran here" where tests ran.
 """
 import base64
 import codecs
+import html
 import subprocess
 import sys
 
@@ -135,7 +136,7 @@ def test_a_leaking_file_is_detected(graded):
                  "inside a longer printed line": f"my notes: {line} (found it)"}
     try:
         for name, shown in encodings.items():
-            target.write_text(original.replace("</body>", f"<pre>{shown}</pre></body>"), encoding="utf-8")
+            target.write_text(original.replace("</body>", f"<pre>{html.escape(shown)}</pre></body>"), encoding="utf-8")
             found = feedback.check_file(Course(course.root), ASSIGNMENT, target, secrets)
             assert line in [secret for secret, _ in found], (name, found)
     finally:
