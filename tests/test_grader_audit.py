@@ -533,3 +533,22 @@ def test_every_common_mistake_gets_its_hint(course_report):
     assert not bad, "\n".join(
         f"{m['notebook']} {m['cell']} {m['label']!r}: expected {m['expected_hint']}, lost points {m['lost_points']}, "
         f"hints {sorted({k for _, k in m['hints']})}, {m['messages']}" for m in bad)
+
+
+@pytest.mark.slow
+def test_the_corpora_score_as_before_the_trust_boundary(course_report):
+    """Differential (tests/differential/): every right answer and common mistake loses exactly the
+    cells it lost with the grader before the trust boundary, which ran hidden tests in the kernel."""
+    import json
+    before = {}
+    for record in json.loads((grader_audit.REPO / "tests" / "differential" / "scores_before.json").read_text()).values():
+        if record["kind"] in ("right", "mistake"):
+            stem = record["notebook"][:-len(".ipynb")]
+            before[record["kind"], record["notebook"], record["cell"], record["label"]] = {
+                key.split("/")[1] for key, cell in record["cells"].items()
+                if key.startswith(stem + "/") and not key.endswith("_written") and cell["score"] < cell["max"]}
+    now = {("right", r["notebook"], r["cell"], r["label"]): set(r["lost"]) for r in course_report["right_answers"]}
+    now.update({("mistake", m["notebook"], m["cell"], m["label"]): set(m["lost"]) for m in course_report["mistakes"]})
+    assert set(now) == set(before), "the corpora are what was recorded"
+    differ = {key: (sorted(before[key]), sorted(now[key])) for key in now if now[key] != before[key]}
+    assert not differ, differ
