@@ -23,7 +23,7 @@ from grader.sandbox.manager import SandboxKernelManager
 REPO = Path(__file__).resolve().parent.parent
 
 PROBE = r'''
-import json, os, socket
+import json, os, socket, sys
 def can(action):
     try:
         action()
@@ -44,6 +44,8 @@ probe = {
     "zygote_memory": can(lambda: open('/proc/2/mem', 'rb').read(1)),
     "zygote_environ": can(lambda: open('/proc/2/environ', 'rb').read()),
     "write_usr": can(lambda: open('/usr/lib/probe', 'w')),
+    "write_python": can(lambda: open(sys.prefix + '/probe', 'w')),
+    "tmp": sorted(os.listdir('/tmp')), "write_tmp": can(lambda: open('/tmp/probe', 'w')),
     "runs": os.listdir('/run/grader') if os.path.isdir('/run/grader') else None,
     "env_keys": sorted(os.environ),
 }
@@ -90,6 +92,9 @@ def test_a_kernel_sees_only_the_students_own_files(probe):
     # of the course root, at most the virtual environment and the student package (read-only)
     assert set(probe["course_root"]) <= {".venv", "student"}
     assert probe["runs"] == []  # other kernels' folders are covered
+    # a fresh /tmp: at most the folders leading to a Python tree cloned under /tmp, nothing else
+    kept = {Path(tree).relative_to("/tmp").parts[0] for tree in policy.trees_under_tmp()}
+    assert set(probe["tmp"]) <= kept | {"home", "mpl"}
 
 
 @pytest.mark.slow
@@ -109,7 +114,8 @@ def test_a_kernel_can_do_nothing_beyond_python(probe):
     assert not probe["fork"], "processes are refused (seccomp)"
     assert not probe["network"], "no network namespace but its own, empty"
     assert probe["cap_eff"] == "0000000000000000" and probe["no_new_privs"] == "1"
-    assert not probe["write_usr"]
+    assert not probe["write_usr"] and not probe["write_python"], "the system and Python are read-only"
+    assert probe["write_tmp"], "a kernel has a scratch /tmp of its own"
     assert probe["uid"] == 65534
 
 

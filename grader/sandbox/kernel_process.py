@@ -155,7 +155,14 @@ def isolate(spec):
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount(spec["dir"], KERNEL_DIR, None, MS_BIND | MS_REC)
     _mount("tmpfs", spec["runs"], "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    # The Python trees bound under /tmp would vanish under the fresh /tmp: hold them by file
+    # descriptor across the mount, then bind them back (a bind keeps their read-only flag).
+    kept = {tree: os.open(tree, os.O_PATH | os.O_DIRECTORY) for tree in spec.get("keep", [])}
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.get('tmp_size', '256m')},mode=1777")
+    for tree, fd in kept.items():
+        os.makedirs(tree, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", tree, None, MS_BIND | MS_REC)
+        os.close(fd)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
     LIBC.sethostname(b"sandbox", 7)

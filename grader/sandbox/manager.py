@@ -170,6 +170,7 @@ class SandboxKernelManager(AsyncKernelManager):
         spec = {"isolate": isolated, "limits": self.limits(), "arguments": arguments, "env": env,
                 "no_processes": not self.allow_processes,
                 "runs": RUNS_IN_SANDBOX if isolated else str(self.kernel_dir.parent),
+                "keep": policy.trees_under_tmp(),
                 "dir": f"{RUNS_IN_SANDBOX}/{self.kernel_dir.name}" if isolated else str(self.kernel_dir)}
         self.launched = True
         zygote = _Process.zygote(self.mode)

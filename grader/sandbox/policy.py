@@ -106,6 +106,11 @@ def python_trees():
     return [t for i, t in enumerate(ordered) if not any(t.startswith(o + os.sep) for o in ordered[:i])]
 
 
+def trees_under_tmp():
+    """The Python trees inside /tmp (a checkout cloned there): a kernel's fresh /tmp must keep them."""
+    return [tree for tree in python_trees() if tree == "/tmp" or tree.startswith("/tmp/")]
+
+
 def matplotlib_cache():
     """The grader's Matplotlib cache folder (its font list spares every sandbox a rebuild), or None."""
     folder = os.environ.get("MPLCONFIGDIR") or os.path.join(

@@ -61,14 +61,15 @@ def bwrap_command(run_dir, program, env):
     """bubblewrap around `program`: the read-only system and Python, the kernels' folder, nothing else."""
     args = [policy.bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
             "--die-with-parent", "--new-session", "--hostname", "sandbox", "--cap-add", "ALL",
-            *policy.system_binds()]
+            *policy.system_binds(), "--tmpfs", "/tmp"]
+    # /tmp first: a Python tree under /tmp (a checkout cloned there) is then bound on top of it.
     for tree in policy.python_trees():
         args += ["--ro-bind", tree, tree]
     args += ["--ro-bind", str(SCRIPT), SCRIPT_IN_SANDBOX]
     cache = policy.matplotlib_cache()
     if cache:
         args += ["--ro-bind", cache, MPL_CACHE_IN_SANDBOX]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/kernel",
+    args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/kernel",
              "--bind", str(run_dir), RUNS_IN_SANDBOX, "--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
