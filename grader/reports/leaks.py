@@ -76,7 +76,8 @@ def encodings(lines: list) -> list:
         run = run.rstrip("=").replace("-", "+").replace("_", "/")
         for start in range(4):  # a run cut short, or not starting at a group of four
             part = run[start:]
-            part = part[:len(part) - len(part) % 4]
+            extra = len(part) % 4  # the last group: padded again (1 character alone decodes nothing)
+            part = part[:-1] if extra == 1 else part + "=" * ((4 - extra) % 4)
             decoded.append(_decoded(part, base64.b64decode))
     for run in HEX_RUN.findall(text):
         decoded.append(_decoded(run, bytes.fromhex))
