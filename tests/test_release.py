@@ -27,7 +27,7 @@ def secret_lines(source_nb):
     for cell in source_nb.cells:
         inside, outside = split_regions(cell.source)
         secret |= set(inside)
-        public |= set(outside)
+        public |= set(outside) | {line.split("  # ")[0].strip() for line in outside}  # code without its comment
     return {line for line in secret - public
             if len(line) >= 12 and " " in line and not line.startswith("#")}
 
