@@ -5,6 +5,7 @@ against a real sandboxed kernel (grader.boundary.kernel_student), as it is used
 while grading: the agent installed before any student code, requests over stdin.
 """
 import json
+import os
 import time
 
 import numpy as np
@@ -143,9 +144,19 @@ def test_expressions_are_rebuilt_without_evaluating_them():
 class Kernel:
     """A sandboxed kernel with the agent installed, as GradedExecute sets it up."""
 
-    def __init__(self):
-        self.km = SandboxKernelManager(kernel_name="python3")
-        run_sync(self.km.start_kernel)()
+    def __init__(self, zygote=True):
+        """Forked from the zygote, as the driver's workers start kernels; or (zygote=False) a fresh
+        interpreter in a sandbox of its own, as a plain `nbgrader autograde` does."""
+        saved = os.environ.get("COURSE_ZYGOTE")
+        os.environ["COURSE_ZYGOTE"] = "1" if zygote else "0"
+        try:
+            self.km = SandboxKernelManager(kernel_name="python3")
+            run_sync(self.km.start_kernel)()
+        finally:
+            if saved is None:
+                os.environ.pop("COURSE_ZYGOTE", None)
+            else:
+                os.environ["COURSE_ZYGOTE"] = saved
         self.client = self.km.client()
         self.client.start_channels()
         run_sync(self.client.wait_for_ready)(timeout=120)
@@ -166,6 +177,13 @@ class Kernel:
 @pytest.fixture
 def kernel():
     started = Kernel()
+    yield started
+    started.close()
+
+
+@pytest.fixture(params=["zygote", "fresh"])
+def either_kernel(request):
+    started = Kernel(zygote=request.param == "zygote")
     yield started
     started.close()
 
@@ -226,7 +244,8 @@ def test_trusted_helpers_answer_from_the_grader_and_only_during_their_call(kerne
 
 
 @pytest.mark.slow
-def test_a_function_that_hangs_costs_its_cell_only(kernel):
+def test_a_function_that_hangs_costs_its_cell_only(either_kernel):
+    kernel = either_kernel
     kernel.run("def hang():\n    while True:\n        pass\n")
     student = cell(kernel, seconds=2)
     started = time.perf_counter()

@@ -43,6 +43,7 @@ def serve(assignment):
 
     from grader import speedups
     speedups.install()
+    os.environ.setdefault("COURSE_ZYGOTE", "1")  # kernels forked from a warm zygote (grader.sandbox)
     sqlite_waits_for_locks()
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps.autogradeapp import AutogradeApp

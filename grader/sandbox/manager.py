@@ -20,15 +20,25 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, DottedObjectName, Integer, List, Type, Unicode
 
 from . import policy
+from .client import GraderClient
 from .zygote import RUNS_IN_SANDBOX, Zygote, kernel_env, start_single
 
 IGNORED_FILES = {".ipynb_checkpoints", "__pycache__", "feedback"}
 SHUTDOWN_WAIT = 1.0
+
+
+def zygote_wanted():
+    """Kernels are forked from a zygote where COURSE_ZYGOTE=1: in the driver's workers (which set
+    it unless told otherwise). A plain nbgrader command (the formgrader's autograde button, a
+    one-off `nbgrader autograde`) starts a fresh interpreter per notebook, as nbgrader does, and
+    leaves no warm process behind in the Jupyter server."""
+    return os.environ.get("COURSE_ZYGOTE", "0") in ("1", "true", "yes")
 
 
 class _Process:
@@ -50,7 +60,7 @@ class _Process:
     @classmethod
     def zygote(cls, mode, wait=120.0):
         """A ready zygote for `mode`, started on first use; None if it cannot be had."""
-        if os.environ.get("COURSE_ZYGOTE", "1") in ("0", "false", "no") or cls.failures >= 3:
+        if not zygote_wanted() or cls.failures >= 3:
             return None
         zygote = cls.zygotes.get(mode)
         if zygote is not None and not zygote.alive:
@@ -110,6 +120,8 @@ class SandboxProvisioner(LocalProvisioner):
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel in the course sandbox, working in a private copy of `student_files`."""
 
+    client_class = DottedObjectName("grader.sandbox.client.GraderClient")
+    client_factory = Type(GraderClient, klass=AsyncKernelClient)
     cpu_seconds = Integer(900, help="CPU time of a kernel (SIGXCPU, then SIGKILL 5 s later)").tag(config=True)
     memory_mb = Integer(2048, help="address space of a kernel: a memory bomb gets MemoryError").tag(config=True)
     file_mb = Integer(64, help="largest file a kernel may write").tag(config=True)
@@ -176,10 +188,14 @@ class SandboxKernelManager(AsyncKernelManager):
         zygote = _Process.zygote(self.mode)
         if zygote is not None:
             try:
-                return zygote.fork(spec)
+                return zygote.fork(spec)  # signals reach the forked kernel itself (pidfd)
             except (OSError, RuntimeError, ValueError) as error:
                 _Process.notes.append(f"fork failed: {error!r}")
                 _Process.failures += 1
+        if self.mode == "isolated" and self.kernel_spec is not None:
+            # A signal would reach bubblewrap, which does not pass it on (SIGINT ends the whole
+            # sandbox): the kernel is interrupted by a message on its control channel instead.
+            self.kernel_spec.interrupt_mode = "message"
         return start_single(_Process.folder(), self.kernel_dir.name, spec, self.mode)
 
     def _copy_student_files(self):

@@ -10,7 +10,8 @@ further before it becomes the kernel. PySpark starts its Python workers this way
     kernel = pool.fork(spec)               # a Popen-like handle (a pidfd: the kernel lives in
                                            # the sandbox's PID namespace)
 
-Without a zygote (`COURSE_ZYGOTE=0`), `start_single` runs each kernel in a
+The driver's workers use a zygote (they set COURSE_ZYGOTE=1). Without one (a plain
+`nbgrader autograde`, the formgrader), `start_single` runs each kernel in a
 bubblewrap of its own with the same per-kernel steps.
 """
 import asyncio
