@@ -88,6 +88,7 @@ class GradedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._events, self._timed_out, self._proxy = [], [], None
         self._used_bytes, self._cell, self._sent_code = 0, None, []
+        self._boundary = {"hidden_tests_s": 0.0}
         self._nbgrader = dict((resources or {}).get("nbgrader") or {})
         try:
             return super().preprocess(nb, resources, km)
@@ -182,6 +183,13 @@ class GradedExecute(Execute):
 
     def _check(self, code, grade_id):
         """Run a cell's hidden tests here, against the kernel: (failure message or None, hints)."""
+        started = time.perf_counter()
+        try:
+            return self._run_hidden(code, grade_id)
+        finally:
+            self._boundary["hidden_tests_s"] += time.perf_counter() - started
+
+    def _run_hidden(self, code, grade_id):
         proxy = self._student()
         limit = self._time_limit()
         proxy.begin(limit)
@@ -220,6 +228,7 @@ class GradedExecute(Execute):
     def _close_proxy(self):
         if self._proxy is not None:
             self._sent_code = sorted(set(self._proxy.sent_code))
+            self._boundary.update(self._proxy.cost)
             self._proxy.close()
             self._proxy = None
 
@@ -348,7 +357,8 @@ class GradedExecute(Execute):
             return
         km = getattr(self, "_sandbox_km", None)
         record = {"events": self._events, "sandbox": getattr(km, "mode", None), "time": time.time(),
-                  "sent_code": self._sent_code}
+                  "sent_code": self._sent_code,
+                  "boundary": {key: round(value, 4) for key, value in self._boundary.items()}}
         folder = self._course().status(info["assignment"]) / "events" / info["student"]
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{info['notebook']}.json").write_text(json.dumps(record, indent=1))
