@@ -70,6 +70,17 @@ def test_limited_does_not_call_a_dead_child_a_time_out():
         limited(lambda: object())
 
 
+def test_limited_warms_the_parent_once_before_its_first_fork(monkeypatch):
+    """The children inherit SymPy's warmed caches: the warm-up runs in the parent, once."""
+    module = sys.modules["grader.hidden.limited"]
+    calls = []
+    monkeypatch.setattr(module, "_warm", False)
+    monkeypatch.setattr(module.sp, "simplify", lambda expression, _real=sp.simplify: calls.append(os.getpid())
+                        or _real(expression))
+    assert limited(lambda: 1) == 1 and limited(lambda: 2) == 2
+    assert calls == [os.getpid()]
+
+
 # --------------------------------------------------------------------------- compare
 
 @pytest.mark.parametrize("form", [
