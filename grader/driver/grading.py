@@ -1,7 +1,7 @@
 """Grade a class in parallel with nbgrader's own converter, and record every outcome.
 
 - `jobs` worker processes (`pool.py`), each grading many students in-process with
-  nbgrader's `Autograde` (no 3.5 s command-line start per student), with kernels
+  nbgrader's `Autograde` (no command-line start per student), with kernels
   forked from the worker's sandboxed zygote.
 - Every outcome is recorded (`records.py`): "graded", or "failed" with a reason and
   the notebooks that were graded. Never a silent zero.

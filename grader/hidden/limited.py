@@ -9,9 +9,8 @@ JSON result; the child is killed when it overruns its time or memory.
 
 A child inherits the parent's state, SymPy's caches and lazily imported modules
 included, and whatever it computes is thrown away with it. So before the first
-fork the parent does a little symbolic work of its own, on trusted expressions:
-a first `simplify` in a cold child takes 0.15-0.24 s, in a child of a warmed
-parent 0.02-0.03 s (measured on a1_composition's checks).
+fork the parent does a little symbolic work of its own, on trusted expressions,
+so that a child finds SymPy already warm (docs/scaling.md).
 """
 import json
 import os

@@ -2,7 +2,7 @@
 
 1. `wait_for_ready` ends when the kernel reports idle after a kernel_info
    request. jupyter_client's version then waits until IOPub has been silent
-   for 0.2 s (0.2-0.4 s per kernel, most of a forked kernel's start). The
+   for 0.2 s (most of a forked kernel's start: docs/scaling.md). The
    kernel publishes "idle" for a kernel_info request after everything it
    published before, so once that "idle" arrives IOPub is connected and
    drained. A subscription takes a moment to reach the kernel: when the first

@@ -152,7 +152,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_wait(self, pollinterval=0.1):
         """jupyter_client looks every 0.1 s whether a kernel it asked to shut down has gone; a
-        kernel here is gone milliseconds after its reply: look every 5 ms (0.1 s per notebook)."""
+        kernel here is gone milliseconds after its reply: look every 5 ms."""
         await super()._async_wait(pollinterval=min(pollinterval, 0.005))
 
     def limits(self):
