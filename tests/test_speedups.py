@@ -72,3 +72,49 @@ def test_a_speedup_stays_off_on_other_versions(monkeypatch):
     monkeypatch.setattr(speedups, "SPEEDUPS", {"probe": ({"jsonschema": "0.0.1"}, lambda: applied.append(1))})
     state = speedups.install()
     assert applied == [] and state["probe"].startswith("off: written for jsonschema 0.0.1")
+
+
+KERNEL = r'''
+import json, os, sys
+os.environ["COURSE_ZYGOTE"] = "1"
+from grader import speedups
+state = speedups.install()
+from jupyter_core.utils import run_sync
+from grader.sandbox.manager import SandboxKernelManager, close_sandboxes
+km = SandboxKernelManager(kernel_name="python3")
+run_sync(km.start_kernel)()
+client = km.client()
+client.start_channels()
+run_sync(client.wait_for_ready)(timeout=60)
+seen = []
+def keep(msg):
+    content = msg["content"]
+    if msg["msg_type"] == "stream":
+        seen.append(["stream", content["name"], content["text"]])
+    elif msg["msg_type"] in ("execute_result", "error"):
+        seen.append([msg["msg_type"], content.get("data", {}).get("text/plain", content.get("ename"))])
+for code in ["x = 6 * 7\nprint(x)", "x / 0", "import sys; sys.stderr.write('to stderr\\n'); x + 1"]:
+    reply = run_sync(client.execute_interactive)(code, timeout=60, output_hook=keep)
+    seen.append(["status", reply["content"]["status"]])
+client.stop_channels()
+run_sync(km.shutdown_kernel)()
+close_sandboxes()
+print(json.dumps({"state": state, "quick": type(client).quick, "poll": km.exit_poll_interval, "seen": seen}))
+'''
+
+
+def run_kernel(enabled):
+    env = dict(os.environ, GRADER_SPEEDUPS="1" if enabled else "0")
+    run = subprocess.run([sys.executable, "-c", KERNEL], env=env, capture_output=True, text=True, cwd=REPO,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_kernel_answers_the_same_with_and_without_the_client_speedups():
+    on, off = run_kernel(True), run_kernel(False)
+    assert on["state"]["kernel_ready_on_idle"] == on["state"]["kernel_exit_noticed_soon"] == "on"
+    assert on["quick"] and on["poll"] == 0.005
+    assert not off["quick"] and off["poll"] is None
+    assert on["seen"] == off["seen"]
+    assert ["stream", "stdout", "42\n"] in on["seen"] and ["execute_result", "43"] in on["seen"]
