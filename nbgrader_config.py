@@ -30,9 +30,14 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Submissions as students really hand them in (grader/repair, README "Damaged submissions"): the
+# file read in any encoding or nbformat, or refused with a plain reason; then its cells aligned with
+# the release notebook (pasted twice, metadata lost, type changed, missing), every repair recorded.
+c.Autograde.exporter_class = "grader.plugins.RepairingExporter"
 # A test cell whose nbgrader metadata a student edited (turned into a solution cell, say) gets
 # that metadata back before nbgrader's OverwriteCells, which would otherwise fail the submission.
 c.Autograde.sanitize_preprocessors = [
+    "grader.plugins.RepairCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",

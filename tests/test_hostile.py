@@ -322,7 +322,7 @@ def test_feedback_of_the_catalogue_is_sealed(request, which):
 
 # ----------------------------------------------------------------- fast: the pieces
 
-def test_config_swaps_only_the_execute_preprocessor():
+def test_config_swaps_execute_and_adds_only_the_repair_and_metadata_steps():
     from nbgrader.converters import Autograde
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -332,8 +332,10 @@ def test_config_swaps_only_the_execute_preprocessor():
     assert configured == ["GradedExecute" if name == "Execute" else name for name in default]
     sanitize = [name.rsplit(".", 1)[1] for name in config.Autograde.sanitize_preprocessors]
     default = [cls.__name__ for cls in Autograde.class_traits()["sanitize_preprocessors"].default()]
-    assert [name for name in sanitize if name != "RestoreCellMetadata"] == default
+    assert [name for name in sanitize if name not in ("RepairCells", "RestoreCellMetadata")] == default
     assert sanitize.index("RestoreCellMetadata") == sanitize.index("OverwriteCells") - 1
+    assert sanitize[0] == "RepairCells", "damaged notebooks are aligned before nbgrader's own steps"
+    assert config.Autograde.exporter_class == "grader.plugins.RepairingExporter"
     assert "grader.plugins.GradedExecute" in config.Autograde.autograde_preprocessors
     assert "grader.plugins.SealFeedback" in list(config.GenerateFeedback.preprocessors)
 

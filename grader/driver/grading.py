@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from grader.paths import Course
+from grader.repair import record as repair_record
 
 from . import records, review
 from .pool import Pool
@@ -95,6 +96,7 @@ def autograde(course_root, assignment, students=None, force=True, jobs=None, pro
     for student, _, _ in todo:  # what happened last time is not this time's evidence
         for path in (course.status(assignment) / "events" / student).glob("*.json"):
             path.unlink()
+        repair_record.clear(course, assignment, student)
     pool = Pool(course.root, assignment, min(jobs, len(todo)), log_dir)
     bar = _Progress(progress, len(todo), on_result)
     pending = {student: (digest, old) for student, digest, old in todo}

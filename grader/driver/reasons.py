@@ -13,6 +13,10 @@ KINDS = [
     (re.compile(r"SchemaTooOldError|SchemaTooNewError|metadata format"), "nbgrader metadata of another version"),
     (re.compile(r"MissingEntry|No assignment with ID"), "the assignment is not in the gradebook"),
 ]
+#: Lines that say nothing an instructor can act on (nbgrader's "Please see the the above traceback").
+UNHELPFUL = re.compile(r"see the (the )?above traceback|^Traceback \(most recent call last\)|^\[ERROR\] There was an error")
+#: "package.module.SomeError: " in front of a message: the class name is not for the instructor.
+EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning)\b:?\s*")
 NOTEBOOK = re.compile(r"\] (?:Sanitizing|Autograding|Converting notebook) (\S+\.ipynb)")
 
 
@@ -26,16 +30,19 @@ def failure_reason(log: str, error: str = "") -> str | None:
     notebooks = NOTEBOOK.findall(before)
     where = os.path.basename(notebooks[-1]) + ": " if notebooks else ""
     after = text[cut:] if cut >= 0 else error
-    precise = re.findall(r"SubmissionNotGradable: (.+)", after)  # the grader's own words come first
+    precise = re.findall(r"(?:SubmissionNotGradable|NotANotebook): (.+)", after)  # the grader's own words first
     if precise:
         return (where + precise[-1].strip())[:300]
     for pattern, kind in KINDS:
         if pattern.search(after):
             return where + kind
-    lines = [line.strip() for line in after.splitlines() if line.strip()]
-    exceptions = [line for line in lines if re.match(r"^[A-Za-z_.]+(Error|Exception)\b", line)]
-    detail = exceptions[-1] if exceptions else lines[0].split("]", 1)[-1].strip() if lines else "error"
-    return (where + detail)[:300]
+    lines = [line.strip() for line in after.splitlines() if line.strip() and not UNHELPFUL.search(line)]
+    exceptions = [line for line in lines if EXCEPTION.match(line)]
+    detail = EXCEPTION.sub("", exceptions[-1]).strip() if exceptions else ""
+    if not detail:
+        detail = lines[0].split("]", 1)[-1].strip() if lines and not exceptions else "no message"
+    return (where + f"grading stopped with an error the grader does not know ({detail[:200]}); "
+            f"the student's log in grading_status/ has the details")[:300]
 
 
 def failed_notebook(reason: str | None) -> str | None:

@@ -7,7 +7,9 @@ instructor where a student tried something, or where grading itself had trouble:
   the kernel's machinery, rewriting frames or the grader's helper, catching
   KeyboardInterrupt, objects that claim to equal anything), by a static scan;
 - test or read-only cells edited, their metadata changed, test cells deleted
-  (nbgrader restored them before grading);
+  (nbgrader restored them before grading); a test cell that only lost its metadata
+  (copied into a new notebook) is found by its text, not counted as deleted;
+- what the repair of a damaged notebook (grader/repair) left for a person to decide;
 - what happened while grading (`grading_status/<assignment>/events/`): a kernel
   that ignored interrupts, capped output, errors of the hidden tests themselves.
 
@@ -17,6 +19,8 @@ import json
 import re
 
 import nbformat
+
+from grader.repair import record as repair_record
 
 from . import records
 
@@ -78,9 +82,12 @@ def scan_notebook(submitted, release) -> list:
     """Flags for one submitted notebook (any JSON) against its release version."""
     flags = []
     released = {_meta(c).get("grade_id"): c for c in _cells(release) if _meta(c).get("grade_id")}
+    by_text = {"\n".join(_lines(c.get("source"))): name for name, c in released.items()}
     present, deleted = set(), 0
     for cell in _cells(submitted):
         grade_id = _meta(cell).get("grade_id")
+        if grade_id is None and "\n".join(_lines(cell.get("source"))) in by_text:  # lost its metadata only
+            present.add(by_text["\n".join(_lines(cell.get("source")))])
         original = released.get(grade_id) if isinstance(grade_id, str) else None
         if original is not None:
             present.add(grade_id)
@@ -149,10 +156,14 @@ def flag(course, assignment, student, record) -> dict:
             flags += [f"{path.stem}: {f}" for f in scan_notebook(submitted, nbformat.read(original, as_version=4))]
         run_flags, problems = event_flags(course, assignment, student)
         flags += run_flags
-        if problems:
+        repaired = repair_record.load(course, assignment, student)
+        flags += [f"{notebook}: {item}" for notebook, found in repaired.items() for item in found["review"]]
+        repairs = [f"{notebook}: {item}" for notebook, found in repaired.items() for item in found["repairs"]]
+        extra = {key: value for key, value in (("grader_problems", problems), ("repairs", repairs)) if value}
+        if extra:
             record = records.save(course, assignment, student, record["status"], record.get("reason", ""),
                                   **{k: v for k, v in record.items() if k not in ("student", "status", "reason")},
-                                  grader_problems=problems)
+                                  **extra)
         return records.add_flags(course, assignment, student, flags) if flags else record
     except Exception as error:  # noqa: BLE001 (a problem of the review never costs a grade)
         print(f"review of {student} failed: {error!r}")

@@ -1,6 +1,8 @@
 """nbgrader plugins, named in nbgrader_config.py: each one preprocessor, each one idea.
 
 - `GradedExecute` (autograde): student code in the sandbox, hidden tests in the grader.
+- `RepairingExporter`, `RepairCells` (autograde's reading and first sanitizing step):
+  damaged submissions (cells pasted twice, metadata lost, other editors) made gradable.
 - `RestoreCellMetadata` (autograde's sanitizing): edited nbgrader metadata put back.
 - `SealFeedback` (generate_feedback): no hidden test, traceback or mark scheme in feedback.
 """
@@ -9,6 +11,9 @@
 def __getattr__(name):  # nbgrader names these by path; import them only when it asks
     if name == "GradedExecute":
         from .execute import GradedExecute as found
+    elif name in ("RepairingExporter", "RepairCells"):
+        from . import repair
+        found = getattr(repair, name)
     elif name == "RestoreCellMetadata":
         from .metadata import RestoreCellMetadata as found
     elif name == "SealFeedback":
