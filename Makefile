@@ -18,10 +18,10 @@ STUDENT_ARG := $(if $(STUDENT),--student $(STUDENT),)
 FORCE_ARG   := $(if $(FORCE),--force,)
 
 .PHONY: help venv lock sandbox release collect zip-collect autograde feedback grades validate demo \
-        report bench grader-audit test test-quick clean
+        report bench grader-audit test test-quick clean repair
 
 help:
-	@echo "make demo | test | release | collect | zip-collect | autograde | feedback | grades |"
+	@echo "make demo | test | release | collect | zip-collect | repair | autograde | feedback | grades |"
 	@echo "     validate NB=path | report | bench | grader-audit | clean"
 	@echo "variables: ASSIGNMENT=$(ASSIGNMENT) STUDENT=$(STUDENT) JOBS=$(JOBS) FORCE=$(FORCE)"
 
@@ -64,6 +64,11 @@ zip-collect: venv
 	nbgrader zip_collect $(ASSIGNMENT) --force
 	@echo "zip-collect: submissions placed in submitted/*/$(ASSIGNMENT)/"
 
+# Damaged submissions (cells pasted twice, metadata lost, other editors) repaired into repaired/
+# for a look first; autograde repairs them the same way by itself (README "Damaged submissions").
+repair: venv
+	$(PY) -m grader.repair $(ASSIGNMENT) $(STUDENT_ARG)
+
 autograde: venv sandbox
 	$(PY) -m grader.driver.autograde $(ASSIGNMENT) --jobs $(JOBS) $(STUDENT_ARG) $(FORCE_ARG)
 
@@ -96,5 +101,5 @@ test-quick: venv sandbox
 	$(PY) -m pytest -q -m "not slow"
 
 clean:
-	rm -rf gradebook.db submitted autograded feedback exchange downloaded grading_status reports demo_class
+	rm -rf gradebook.db submitted autograded repaired feedback exchange downloaded grading_status reports demo_class
 	@echo "clean: generated grading state removed (source/ and release/ kept)"

@@ -34,11 +34,14 @@ def graded(make_course):
     for student, files in students.items():
         submissions.write(course.root, student, ASSIGNMENT, files)
     found = grading.autograde(course.root, ASSIGNMENT, jobs=2)
-    return sorted(students), found, scores(course.root, ASSIGNMENT)
+    table = scores(course.root, ASSIGNMENT)
+    damaged = (demo_class.DAMAGED, found.pop(demo_class.DAMAGED), table.pop(demo_class.DAMAGED, {}))
+    students.pop(demo_class.DAMAGED)
+    return sorted(students), found, table, damaged
 
 
 def test_the_demo_class_scores_as_before(graded):
-    students, found, table = graded
+    students, found, table, _ = graded
     assert set(students) == {s for s, v in BEFORE.items() if v["kind"] == "demo"}
     differ = {}
     for student in students:
@@ -53,8 +56,17 @@ def test_the_demo_class_scores_as_before(graded):
 
 
 def test_the_demo_class_keeps_its_statuses(graded):
-    students, found, _ = graded
+    students, found, _, _ = graded
     for student in students:
         was = BEFORE[student]["status"]
         assert found[student]["status"] in (("graded", "flagged") if was == "graded" else ("failed",)), \
             (student, found[student])
+
+
+def test_the_damaged_demo_student_is_repaired_and_scores_like_the_reference(graded):
+    _, _, table, (student, record, damaged_scores) = graded
+    assert record["status"] in ("graded", "flagged") and record.get("repairs"), record
+    autograded = {nb: {gid: score for gid, score in cells.items() if not gid.endswith("_written")}
+                  for nb, cells in table["demo-ada"].items()}
+    assert {nb: {gid: score for gid, score in cells.items() if not gid.endswith("_written")}
+            for nb, cells in damaged_scores.items()} == autograded

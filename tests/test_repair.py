@@ -294,3 +294,32 @@ def test_a_file_that_is_not_a_notebook_fails_alone_with_its_reason(graded):
         assert status["reason"].startswith("A_theory.ipynb: ") and NOT_NOTEBOOKS[kind][1] in status["reason"], status
         assert "Error" not in status["reason"] and "traceback" not in status["reason"]
     assert records.load(Paths(course.root), ASSIGNMENT, "undamaged")["status"] == "graded"
+
+
+def test_the_summary_and_the_report_list_the_repaired_submissions(graded):
+    from grader.driver.autograde import summary
+    from grader.reports import report
+    course, students = graded
+    text = summary(course.status, set(course.status), 1.0, 2)
+    assert "repaired before grading" in text and students["copied into a new notebook"] in text
+    found = report.compute(course.root, ASSIGNMENT)
+    assert {r["student"] for r in found.repaired} >= set(students.values())
+    assert "undamaged" not in {r["student"] for r in found.repaired}
+
+
+def test_make_repair_writes_the_repaired_notebooks_without_grading(graded):
+    import subprocess
+    import sys
+    course, students = graded
+    student = students["copied into a new notebook"]
+    run = subprocess.run([sys.executable, "-m", "grader.repair", ASSIGNMENT, "--student", student,
+                          "--student", "undamaged", "--student", "notanotebook_zip"],
+                         cwd=course.root, capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr  # the zip is not a notebook
+    written = course.root / "repaired" / student / ASSIGNMENT / "A_theory.ipynb"
+    notebook = nbformat.read(str(written), as_version=4)
+    assert answers(notebook, A_RELEASE) == answers(A_REF, A_RELEASE)
+    assert "found by their place" in notebook.cells[0].source
+    assert "undamaged/A_theory.ipynb: nothing to repair" in run.stdout
+    assert "notanotebook_zip/A_theory.ipynb: cannot be graded: not a notebook: the file is a zip archive" in run.stdout
+    assert not (course.root / "repaired" / "undamaged").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.authoring import submissions
+from grader.authoring import damage, submissions
 from grader.reports import manual_grading
 
 # student: {notebook: {grade_id of a solution cell: [(text in the reference, replacement)]}}
@@ -43,6 +43,7 @@ MISTAKES = {
 BLANK = "demo-ben"               # hands in the release untouched
 BROKEN = "demo-eli"              # one notebook is not valid JSON (a bad save)
 PARTIAL = "demo-finn"            # hands in Part A only
+DAMAGED = "demo-gus"             # right answers, damaged notebooks: repaired, then full marks like demo-ada
 
 
 def _apply(answer, substitutions, where):
@@ -74,7 +75,17 @@ def build(release, source):
     students[BROKEN] = broken
     partial = _student_notebooks(release, source, {})
     students[PARTIAL] = {name: nb for name, nb in partial.items() if name.startswith("A_")}
+    students[DAMAGED] = _damaged(_student_notebooks(release, source, {}))
     return students
+
+
+def _damaged(notebooks):
+    """Part A copied cell by cell into a new notebook, a test cell of B pasted twice, C saved by Colab."""
+    damaged = dict(notebooks)
+    damaged["A_theory.ipynb"] = damage.into_new_notebook(notebooks["A_theory.ipynb"])
+    damaged["B_coding.ipynb"] = damage.paste_twice(notebooks["B_coding.ipynb"], "b1_sigmoid")
+    damaged["C_conceptual.ipynb"] = damage.as_colab(notebooks["C_conceptual.ipynb"])
+    return damaged
 
 
 def grade_free_text(course_root, assignment):

@@ -20,7 +20,7 @@ from . import grading
 
 
 def summary(records, graded_now, elapsed, jobs):
-    """The end-of-run table: failures (with reasons) and flags, then the totals."""
+    """The end-of-run table: failures (with reasons) and flags, the repaired submissions, then the totals."""
     lines, by_status = [], {}
     for record in records.values():
         by_status.setdefault(record["status"], []).append(record)
@@ -42,6 +42,12 @@ def summary(records, graded_now, elapsed, jobs):
                 detail = (detail + "; " if detail else "") + "GRADER: " + "; ".join(r["grader_problems"][:2])
             mark = "" if r["student"] in graded_now else "  (unchanged, not regraded)"
             lines.append(f"{r['student']:<{width}}  {r['status']:<8}  {detail}{mark}")
+        lines.append("")
+    repaired = sorted((r for r in records.values() if r.get("repairs")), key=lambda r: r["student"])
+    if repaired:
+        lines.append(f"repaired before grading ({len(repaired)}; the note atop each autograded notebook says more):")
+        for r in repaired:
+            lines.append(f"  {r['student']}: " + "; ".join(r["repairs"][:2]) + (" ..." if len(r["repairs"]) > 2 else ""))
         lines.append("")
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_status.items()))
     unchanged = len(records) - len(graded_now)

@@ -51,6 +51,7 @@ class Report:
     misconceptions: dict              # {(exercise, kind): number of students}
     by_kind: dict                     # {kind: number of students}
     problems: list                    # [{student, status, reason, notebooks}] failed, then flagged
+    repaired: list                    # [{student, repairs}] damaged submissions repaired before grading
     manual: list                      # [{student, notebook, grade_id}] cells awaiting a grader
     status_counts: dict = field(default_factory=dict)
     ignored_hints: list = field(default_factory=list)  # records in cells that earned full marks
@@ -167,13 +168,15 @@ def compute(course_root, assignment):
                 problems.append({"student": row["student"], "status": state, "reason": row["reason"],
                                  "notebooks": list(record.get("notebooks") or []) if state == FAILED else []})
 
+    repaired = [{"student": student, "repairs": list(record.get("repairs"))}
+                for student, record in sorted(grades.records.items()) if record and record.get("repairs")]
     manual = [{"student": r["student"], "notebook": r["notebook"], "grade_id": r["grade_id"]}
               for r in grades.rows if r["status"] == grades_module.MANUAL]
     status_counts = {}
     for row in grades.students:
         status_counts[row["status"]] = status_counts.get(row["status"], 0) + 1
     return Report(assignment, grades, counted, totals, part_totals, questions, hints,
-                  misconceptions, by_kind, problems, manual, status_counts, ignored_hints)
+                  misconceptions, by_kind, problems, repaired, manual, status_counts, ignored_hints)
 
 
 # ---------------------------------------------------------------- plotting
@@ -360,6 +363,15 @@ def render(report):
               _e(", ".join(p["notebooks"]))] for p in report.problems]))
     else:
         out.append("<p class='muted'>Every submission was graded; none is flagged.</p>")
+
+    out.append("<h2>Damaged submissions repaired before grading</h2>")
+    if report.repaired:
+        out.append("<p>Cells pasted twice, metadata lost, another editor's format: each notebook was repaired "
+                   "and graded; the TA sees the same note at the top of it in the formgrader.</p>")
+        out.append(_table(["student", "what was repaired"],
+                          [[_e(r["student"]), "<br>".join(_e(item) for item in r["repairs"])] for r in report.repaired]))
+    else:
+        out.append("<p class='muted'>No submission needed a repair.</p>")
 
     out.append("<h2>Manual grading outstanding</h2>")
     if report.manual:
