@@ -115,7 +115,7 @@ def test_same_score_for_every_cell_as_stock_nbgrader(graded):
 def test_broken_submission_is_failed_with_a_reason_and_the_others_graded(graded):
     found = graded["records"]
     assert found["broken"]["status"] == "failed"
-    assert found["broken"]["reason"].startswith(f"{NB}: not a readable notebook (invalid JSON)")
+    assert found["broken"]["reason"].startswith(f"{NB}: a notebook file that is cut short or damaged (invalid JSON at")
     assert found["broken"]["notebooks"] == [NB]
     course = Course(graded["course"].root)
     assert records.load(course, ASSIGNMENT, "broken")["reason"] == found["broken"]["reason"]
@@ -123,7 +123,7 @@ def test_broken_submission_is_failed_with_a_reason_and_the_others_graded(graded)
         assert found[student]["status"] in ("graded", "flagged"), found[student]
         assert found[student]["graded"] == [NB]
         assert found[student]["hash"] == grading.tree_hash(course.submitted(student, ASSIGNMENT))
-    assert "JSONDecodeError" in (course.root / found["broken"]["log"]).read_text()
+    assert "NotANotebook: a notebook file that is cut short" in (course.root / found["broken"]["log"]).read_text()
 
 
 @pytest.mark.slow

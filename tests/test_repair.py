@@ -226,9 +226,7 @@ def test_any_json_is_repaired_or_refused_with_a_reason_and_the_review_never_cras
 # ---- graded for real: scores equal the undamaged answers', cell by cell
 
 
-GRADED = ["test cell pasted twice", "answer pasted, the empty copy above", "copied into a new notebook",
-          "answers and prompts copied, no test cells", "one answer's metadata lost and another pasted twice",
-          "nbformat 3", "Colab, nbgrader metadata dropped", "UTF-16", "answer cell turned into markdown"]
+GRADED = sorted(A_CORPUS)  # every kind of damage, graded for real
 
 
 @pytest.fixture(scope="module")
@@ -303,8 +301,10 @@ def test_the_summary_and_the_report_list_the_repaired_submissions(graded):
     text = summary(course.status, set(course.status), 1.0, 2)
     assert "repaired before grading" in text and students["copied into a new notebook"] in text
     found = report.compute(course.root, ASSIGNMENT)
-    assert {r["student"] for r in found.repaired} >= set(students.values())
-    assert "undamaged" not in {r["student"] for r in found.repaired}
+    listed = {r["student"] for r in found.repaired}
+    assert listed == {student for student, status in course.status.items() if status.get("repairs")}
+    assert students["copied into a new notebook"] in listed and students["nbformat 3"] in listed
+    assert "undamaged" not in listed and students["VS Code"] not in listed, "nothing to repair there"
 
 
 def test_make_repair_writes_the_repaired_notebooks_without_grading(graded):
@@ -323,3 +323,14 @@ def test_make_repair_writes_the_repaired_notebooks_without_grading(graded):
     assert "undamaged/A_theory.ipynb: nothing to repair" in run.stdout
     assert "notanotebook_zip/A_theory.ipynb: cannot be graded: not a notebook: the file is a zip archive" in run.stdout
     assert not (course.root / "repaired" / "undamaged").exists()
+
+
+def test_the_note_for_the_ta_repeats_nothing_a_student_wrote():
+    damaged = damage.paste_twice(A_REF, "a1_df_dx")
+    damaged.cells[5].metadata["nbgrader"]["grade_id"] = "<script>alert(1)</script>"
+    damaged.metadata["kernelspec"] = "<img src=x onerror=alert(1)>"
+    fixed, repairs, to_review = repaired(nbformat.writes(damaged).encode(), A_RELEASE)
+    note = record.note_cell(repairs, to_review).source
+    assert "carried nbgrader metadata of no released cell" in note
+    assert "<script" not in note and "<img" not in note and "alert" not in note
+    assert record.note_cell(["a <b>bold</b> [link](x)"], []).source.endswith("a \\<b\\>bold\\</b\\> \\[link\\](x)")

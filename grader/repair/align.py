@@ -72,10 +72,9 @@ class Repair:
     def _forget_unknown_ids(self):
         for cell in self.cells:
             if cell.metadata.get("nbgrader") is not None and grade_id(cell) not in self.by_id:
-                name = grade_id(cell)
-                del cell.metadata["nbgrader"]
-                self._note(f"cell {self._at(cell)} carried nbgrader metadata of no released cell"
-                           f"{f' ({name!r})' if name else ''}: kept as an ordinary cell")
+                del cell.metadata["nbgrader"]  # (its grade_id is the student's text: not repeated here)
+                self._note(f"cell {self._at(cell)} carried nbgrader metadata of no released cell: "
+                           f"kept as an ordinary cell")
 
     def _one_copy_each(self):
         copies = {}

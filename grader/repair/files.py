@@ -89,8 +89,7 @@ def _parse(text: str):
         if stripped.startswith(("{", "[")):
             raise NotANotebook(f"a notebook file that is cut short or damaged (invalid JSON at {where}): "
                                f"{ASK_AGAIN}") from None
-        raise NotANotebook(f"not a notebook: the file is text, not a notebook's JSON "
-                           f"(it begins {stripped[:30]!r}): {ASK_AGAIN}") from None
+        raise NotANotebook(f"not a notebook: the file is text, not a notebook's JSON: {ASK_AGAIN}") from None
 
 
 def _as_notebook(found, repairs):
@@ -110,7 +109,7 @@ def _as_notebook(found, repairs):
     if fixed:
         repairs.append(f"{fixed} cell(s) saved in a form nbformat does not accept were rewritten as plain cells")
     if found.get("nbformat") != 4:
-        repairs.append(f"the file said nbformat {found.get('nbformat')!r}; read as nbformat 4")
+        repairs.append("the file did not say it is nbformat 4; read as nbformat 4")
     notebook = nbformat.v4.new_notebook(cells=[], metadata=_metadata(found.get("metadata"), repairs))
     notebook.cells = [nbformat.from_dict(cell) for cell in cells]
     _unique_ids(notebook)
@@ -125,7 +124,7 @@ def _metadata(found, repairs) -> dict:
             nbformat.validate(nbformat.v4.new_notebook(metadata={key: value}))
             kept[key] = value
         except Exception:  # noqa: BLE001
-            repairs.append(f"the notebook's metadata {key!r} was not valid; left out")
+            repairs.append("an entry of the notebook's metadata was not valid; left out")
     return kept
 
 

@@ -5,6 +5,7 @@ and a note at the top of the autograded notebook for the TA in the formgrader.
         {"repairs": [what was done], "review": [what a person should look at]}
 """
 import json
+import re
 
 import nbformat
 
@@ -43,14 +44,19 @@ def clear(course, assignment, student):
         path.unlink()
 
 
+def _plain(text) -> str:
+    """Markdown that shows the text as it is: no HTML, no links, no formatting from it."""
+    return re.sub(r"([\\`*_\[\]<>&#|!~])", r"\\\1", str(text))
+
+
 def note_cell(repairs, review):
     """A markdown cell for the top of the autograded notebook: what was moved where."""
     lines = ["**Repaired before grading.** The grader found this notebook damaged (cells copied, "
              "pasted twice or saved by another editor) and repaired it; cell numbers are those of the "
              "notebook as handed in.", ""]
-    lines += [f"- {item}" for item in repairs]
+    lines += [f"- {_plain(item)}" for item in repairs]
     if review:
-        lines += ["", "**For the grader to look at:**", ""] + [f"- {item}" for item in review]
+        lines += ["", "**For the grader to look at:**", ""] + [f"- {_plain(item)}" for item in review]
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
     cell.metadata["tags"] = [NOTE_TAG]
     return cell
