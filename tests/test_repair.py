@@ -334,3 +334,16 @@ def test_the_note_for_the_ta_repeats_nothing_a_student_wrote():
     assert "carried nbgrader metadata of no released cell" in note
     assert "<script" not in note and "<img" not in note and "alert" not in note
     assert record.note_cell(["a <b>bold</b> [link](x)"], []).source.endswith("a \\<b\\>bold\\</b\\> \\[link\\](x)")
+
+
+def test_plain_nbgrader_autograde_repairs_the_same_way(graded):
+    """The repair is nbgrader configuration, not only our driver: the formgrader's button and
+    `nbgrader autograde` grade a damaged notebook too."""
+    from grader.driver.commands import nbgrader
+    from grader.reports.gradebook import scores
+    course, students = graded
+    student = students["one answer's metadata lost and another pasted twice"]
+    run = nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force"], course.root)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert scores(course.root, ASSIGNMENT)[student]["A_theory"] == cell_scores(course, "undamaged")
+    assert "Repaired A_theory" in run.stdout + run.stderr
