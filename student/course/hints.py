@@ -17,6 +17,8 @@ KINDS = {
     "missing_off_diagonal": "Only the same-index (diagonal) entries are filled in: the different-index entries are not zero.",
     "float_for_exact": "A decimal approximation was given where an exact SymPy value is asked for (sp.Rational, sp.log, ...).",
     "z_for_p": "That is a value of z; the question asks for the value of p = sigma(z).",
+    "approximation": "Tiny entries are off by far more than rounding: this looks like an estimate (a finite "
+                     "difference); the exact derivative, from its formula, is asked for.",
     # calculus
     "missing_inner_derivative": "The chain rule is only half applied: the derivative of the inner function is missing.",
     "missing_outer_derivative": "The chain rule is only half applied: the outer function was not differentiated.",

@@ -126,6 +126,37 @@ A = [
      "    z[z <= 0] = 0\n"
      "    z[z > 0] = 1\n"
      "    return (W_next.T @ delta_next) * z", "mutates_input"),
+    # Analytic answers must be analytic: finite-difference estimates pass every moderate input.
+    ("a3_jacobian_answer", "a central-difference estimate of the Jacobian",
+     "def softmax_jacobian(z):\n"
+     "    z = np.asarray(z, dtype=float)\n"
+     "    def softmax(v):\n"
+     "        e = np.exp(v - np.max(v))\n"
+     "        return e / e.sum()\n"
+     "    J = np.zeros((len(z), len(z)))\n"
+     "    for i in range(len(z)):\n"
+     "        step = np.zeros(len(z))\n"
+     "        step[i] = 1e-6\n"
+     "        J[:, i] = (softmax(z + step) - softmax(z - step)) / 2e-6\n"
+     "    return J", "approximation"),
+    ("a4_grad_answer", "a central-difference estimate of the loss's gradient",
+     "def ce_softmax_grad(z, y):\n"
+     "    z, y = np.asarray(z, dtype=float), np.asarray(y, dtype=float)\n"
+     "    def loss(v):\n"
+     "        top = np.max(v)\n"
+     "        return top + np.log(np.sum(np.exp(v - top))) - np.dot(y, v)\n"
+     "    grad = np.zeros(len(z))\n"
+     "    for i in range(len(z)):\n"
+     "        step = np.zeros(len(z))\n"
+     "        step[i] = 1e-6\n"
+     "        grad[i] = (loss(z + step) - loss(z - step)) / 2e-6\n"
+     "    return grad", "approximation"),
+    ("a5_answer", "ReLU's derivative by a central difference",
+     "def backprop_delta(W_next, delta_next, z):\n"
+     "    h = 1e-6\n"
+     "    slope = (np.maximum(z + h, 0) - np.maximum(z - h, 0)) / (2 * h)\n"
+     "    slope[z == 0] = 0.0  # the convention at 0, special-cased\n"
+     "    return (W_next.T @ delta_next) * slope", "approximation"),
     ("a6_answer", "L factors instead of L - 1",
      "sigmoid_prime_max = 0.25\n\n\n"
      "def vanishing_bound(L):\n"
