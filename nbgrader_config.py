@@ -49,6 +49,7 @@ c.Autograde.sanitize_preprocessors = [
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "grader.plugins.SealFeedback",
+    "grader.plugins.MathAsMathML",  # formulas readable offline: MathML instead of MathJax from a CDN
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

@@ -158,3 +158,17 @@ def test_snippets_the_grader_sent_to_a_kernel_count_as_secrets(graded):
         assert line in [secret for secret, _ in found], found
     finally:
         target.write_text(original, encoding="utf-8")
+
+
+def test_feedback_formulas_are_typeset_without_internet(graded):
+    """Each formula of the prompts is MathML in the page (a browser draws it offline), none is raw LaTeX."""
+    from grader.plugins.mathml import PIECES
+    course, _, files = graded
+    for path in files:
+        release = course.release_nb(path.stem + ".ipynb")
+        formulas = sum(1 for cell in release.cells if cell.cell_type == "markdown"
+                       for match in PIECES.finditer(cell.source) if match.group("block") or match.group("inline"))
+        page = path.read_text(encoding="utf-8")
+        assert formulas > 10 and page.count("<math ") >= formulas, (path.name, formulas, page.count("<math "))
+        shown = "\n".join(leaks.visible_lines(page))
+        assert "$$" not in shown and "\\frac" not in shown and "\\partial" not in shown, path.name

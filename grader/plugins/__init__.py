@@ -5,6 +5,7 @@
   damaged submissions (cells pasted twice, metadata lost, other editors) made gradable.
 - `RestoreCellMetadata` (autograde's sanitizing): edited nbgrader metadata put back.
 - `SealFeedback` (generate_feedback): no hidden test, traceback or mark scheme in feedback.
+- `MathAsMathML` (generate_feedback): formulas typeset without internet (MathML, no CDN).
 """
 
 
@@ -16,6 +17,8 @@ def __getattr__(name):  # nbgrader names these by path; import them only when it
         found = getattr(repair, name)
     elif name == "RestoreCellMetadata":
         from .metadata import RestoreCellMetadata as found
+    elif name == "MathAsMathML":
+        from .mathml import MathAsMathML as found
     elif name == "SealFeedback":
         from .feedback import SealFeedback as found
     else:
