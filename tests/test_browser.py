@@ -202,3 +202,38 @@ def test_a_grader_scores_a_free_text_answer(graded_course, formgrader, tmp_path)
     # Offline, MathJax (loaded from a CDN by the formgrader's page) is missing; nothing else may fail.
     assert all("MathJax" in error for error in page_errors), page_errors
     print(f"\nbrowser part: {time.monotonic() - started:.1f} s")
+
+
+def test_feedback_formulas_are_drawn_by_the_browser_offline(tmp_path):
+    """A student opens feedback without internet: the MathJax CDN is unreachable, yet every formula
+    is drawn (MathML from grader.plugins.MathAsMathML): a fraction stands taller than a line of text."""
+    chromium = chromium_or_skip()
+    import nbformat
+    from nbconvert import HTMLExporter
+    from playwright.sync_api import sync_playwright
+    from grader.plugins.mathml import MathAsMathML
+
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(MathAsMathML(), enabled=True)
+    page_html, _ = exporter.from_notebook_node(nbformat.read(str(REPO / "release" / ASSIGNMENT / "A_theory.ipynb"), 4))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            blocked = []
+            browser.route(re.compile(r"^[a-z]+://"), lambda route: (blocked.append(route.request.url), route.abort()))
+            page = browser.new_page()
+            page.set_content(page_html, wait_until="load")
+            drawn = page.evaluate("""() => [...document.querySelectorAll('math')].map(m => {
+                const box = m.getBoundingClientRect();
+                return {block: m.getAttribute('display') === 'block', frac: !!m.querySelector('mfrac'),
+                        height: box.height, width: box.width, text: m.textContent};
+            })""")
+            line = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('p')).lineHeight) || 20")
+        finally:
+            browser.close()
+    assert any("cdnjs" in url or "mathjax" in url.lower() for url in blocked), "the page did try the CDN"
+    assert len(drawn) > 50 and all(m["width"] > 0 for m in drawn), len(drawn)
+    fractions = [m for m in drawn if m["block"] and m["frac"]]
+    assert fractions and all(m["height"] > line for m in fractions), (line, fractions[:2])
+    assert not any("\\" in m["text"] or "$" in m["text"] for m in drawn), "LaTeX left inside a formula"
