@@ -24,9 +24,9 @@ AUTOGRADED = {  # grade_id: points
     "c1_forward": 1, "c1_reverse": 1,
     "c2_batch_normalize": 2, "c2_mean_sigmoid_grad": 1, "c2_effect": 1,
     "c3_statements": 2,
-    "c4_gaussian_nll": 1, "c4_kl_divergence": 2, "c4_cross_entropy": 1, "c4_identity": 1,
+    "c4_gaussian_nll": 1, "c4_kl_divergence": 1, "c4_cross_entropy": 1, "c4_identity": 1,
 }
-WRITTEN = {"c1_written": 3, "c2_written": 3, "c3_written": 4, "c4_written": 4}
+WRITTEN = {"c1_written": 3, "c2_written": 3, "c3_written": 4, "c4_written": 3}
 MARK_SCHEME = re.compile(r"^#### === BEGIN MARK SCHEME ===$.*?^#### === END MARK SCHEME ===$", re.S | re.M)
 
 

@@ -53,6 +53,7 @@ KINDS = {
     "not_finite": "The result holds nan or inf.",
     "skips_parameters": "Not every parameter is checked: the biases count too.",
     "not_restored": "The parameters are changed afterwards: restore every entry you perturb.",
+    "skips_update": "A parameter never changes: every entry of net.params takes a step, biases included.",
     "overwrite_not_accumulate": "Gradients are overwritten instead of accumulated (+=): a node used twice loses a contribution.",
     "no_unbroadcast": "A broadcast operand's gradient must be summed back to that operand's shape.",
     "wrong_order": "The nodes are visited in the wrong order: a node's gradient must be complete before it is passed on.",

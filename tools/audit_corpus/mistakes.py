@@ -409,6 +409,24 @@ B = [
      PLOT.replace('        ax.set_xlabel("layer")\n        ax.set_ylabel("mean |delta|")\n', ""), "missing_labels"),
     ("b5_plot_answer", "no legends",
      PLOT.replace("        ax.legend()\n", ""), "missing_legend"),
+    ("b6_train_answer", "gradient ascent",
+     "def train(net, X, y, learning_rate=1.0, epochs=40):\n"
+     "    losses = []\n"
+     "    for _ in range(epochs):\n"
+     "        losses.append(float(net.loss(X, y)))\n"
+     "        grads = net.gradients(X, y)\n"
+     "        for name in net.params:\n"
+     "            net.params[name] = net.params[name] + learning_rate * grads[name]\n"
+     "    return losses", "sign_error"),
+    ("b6_train_answer", "the biases never updated",
+     "def train(net, X, y, learning_rate=1.0, epochs=40):\n"
+     "    losses = []\n"
+     "    for _ in range(epochs):\n"
+     "        losses.append(float(net.loss(X, y)))\n"
+     "        grads = net.gradients(X, y)\n"
+     "        for name in (\"W1\", \"W2\"):\n"
+     "            net.params[name] = net.params[name] - learning_rate * grads[name]\n"
+     "    return losses", "skips_update"),
 ]
 
 # ------------------------------------------------------------------ Part C: conceptual

@@ -792,6 +792,23 @@ B = [
      "            ax.set_yscale('log')\n"
      "        ax.legend(loc='best')\n"
      "    return fig"),
+    ("b6_train_answer", "in-place updates over items()",
+     "def train(net, X, y, learning_rate=1.0, epochs=40):\n"
+     "    history = []\n"
+     "    for step in range(epochs):\n"
+     "        history.append(float(net.loss(X, y)))\n"
+     "        for name, gradient in net.gradients(X, y).items():\n"
+     "            net.params[name] -= learning_rate * gradient\n"
+     "    return history"),
+    ("b6_train_answer", "a while loop, the update as a new dict",
+     "def train(net, X, y, learning_rate=1.0, epochs=40):\n"
+     "    losses, step = [], 0\n"
+     "    while step < epochs:\n"
+     "        losses.append(net.loss(X, y) * 1.0)\n"
+     "        grads = net.gradients(X, y)\n"
+     "        net.params = {k: v - learning_rate * grads[k] for k, v in net.params.items()}\n"
+     "        step += 1\n"
+     "    return [float(v) for v in losses]"),
 ]
 
 # ------------------------------------------------------------------ Part C: conceptual
