@@ -10,6 +10,8 @@ others are still graded), 2 on a usage error.
 """
 import argparse
 import fnmatch
+import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -91,12 +93,14 @@ def main(argv=None):
             print(f"shard {options.shard} has no student", file=sys.stderr)
             return 0
     jobs = options.jobs or grading.default_jobs()
+    # Shards share the status folder: each driver's worker logs carry its shard, host and process.
+    tag = f"shard{index}of{count}-{socket.gethostname()}-{os.getpid()}-" if options.shard else ""
     graded_now = set()
     started = time.perf_counter()
     try:
         records = grading.autograde(root, options.assignment, students=students, force=options.force, jobs=jobs,
                                     progress=not options.no_progress, on_result=lambda e: graded_now.add(e["student"]),
-                                    log=lambda message: None)
+                                    log=lambda message: None, tag=tag)
     except RuntimeError as error:
         print(f"autograde: {error}", file=sys.stderr)
         return 2
