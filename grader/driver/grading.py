@@ -125,7 +125,7 @@ def autograde(course_root, assignment, students=None, force=True, jobs=None, pro
                 raise RuntimeError(event["message"])
             if event["type"] == "elsewhere":
                 found[event["student"]], elsewhere = event["outcome"], elsewhere + 1
-                bar.skip()
+                bar.skip(event["student"], event["outcome"])
                 continue
             if event["type"] != "result":
                 continue
@@ -236,12 +236,15 @@ class _Progress:
             callback({"student": student, "record": record, "done": self.done, "failed": self.failed,
                       "total": self.total})
 
-    def skip(self):
+    def skip(self, student, record):
         """A student another driver graded meanwhile: not this run's to count."""
         self.total -= 1
         if self.bar is not None:
             self.bar.total = self.total
             self.bar.refresh()
+        for callback in self.callbacks:
+            callback({"student": student, "record": record, "elsewhere": True, "done": self.done,
+                      "failed": self.failed, "total": self.total})
 
     def close(self):
         if self.bar is not None:
