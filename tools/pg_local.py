@@ -99,10 +99,10 @@ class Server:
             raise RuntimeError(f"{program} failed ({run.returncode}): {run.stdout}{run.stderr}")
         return run
 
-    def start(self):
+    def start(self, extra=""):
         # fsync off: a test server that loses its data in a power cut loses nothing of value.
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {extra}")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self, mode="fast"):
