@@ -325,6 +325,8 @@ def test_the_database_restarted_while_shards_run(scenario, server):
     threading.Thread(target=restart).start()
     output = course.finish(dispatch)
     assert restarted.wait(60)
+    logs = "".join(p.read_text() for p in course.status().glob("logs/worker-*.log"))
+    assert "the gradebook is locked or unreachable while grading" in logs  # the outage hit a student
     rerun = course.finish(course.parallel([1, 2], 2))  # regrades whatever the retries could not save
     course.check_complete()
     assert set(course.gradings().values()) <= {1, 2}, (course.gradings(), output, rerun)

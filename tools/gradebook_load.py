@@ -46,6 +46,14 @@ def scores_with(root, env):
     return json.loads(run.stdout)
 
 
+def server_cpu(server):
+    """CPU seconds of the whole server: the postmaster and every backend it has reaped (each
+    connection is a process that exits when the connection closes)."""
+    pid = (server.data / "postmaster.pid").read_text().split()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def server_counts(server, database):
     """Statements, their execution time, transactions and sessions of `database` since the reset."""
     statements = server.admin("SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0) "
@@ -62,13 +70,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", "-n", type=int, default=int(os.environ.get("N", 12)))
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", 1)),
+                        help="runs of each, alternating (SQLite, PostgreSQL, PostgreSQL, SQLite, ...)")
     parser.add_argument("--out", default=str(REPO / "bench" / "gradebook_load.json"))
     options = parser.parse_args(argv)
     env = bench.clean_env()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gradebook-load-") as tmp:
         root = Path(tmp) / "course"
         roster, notebooks = bench.build_class(root, ASSIGNMENT, options.students)
-        sqlite_wall = grade(root, env, options.jobs)
+        walls = {"sqlite": [], "postgres": []}
+        walls["sqlite"].append(grade(root, env, options.jobs))
         sqlite_scores = scores_with(root, env)
 
         server = pg_local.Server.create()
@@ -83,17 +95,24 @@ def main(argv=None):
             bench.reset_grades(root)
             server.admin("SELECT pg_stat_statements_reset()", "gradebook")
             server.admin("SELECT pg_stat_reset()", "gradebook")
-            pg_wall = grade(root, pg_env, options.jobs)
-            counts = server_counts(server, "gradebook")
+            cpu = server_cpu(server)
+            walls["postgres"].append(grade(root, pg_env, options.jobs))
+            counts = dict(server_counts(server, "gradebook"), server_cpu_s=server_cpu(server) - cpu)
             pg_scores = scores_with(root, pg_env)
+            for run in range(1, options.runs):  # alternate, so that other load on the machine hits both
+                order = ("postgres", "sqlite") if run % 2 else ("sqlite", "postgres")
+                for kind in order:
+                    walls[kind].append(grade(root, pg_env if kind == "postgres" else env, options.jobs))
         finally:
             server.remove()
     n = options.students
     result = {"students": n, "notebooks_per_student": len(notebooks), "jobs": options.jobs,
-              "sqlite_wall_s": round(sqlite_wall, 1), "postgres_wall_s": round(pg_wall, 1),
+              "sqlite_wall_s": [round(w, 1) for w in walls["sqlite"]],
+              "postgres_wall_s": [round(w, 1) for w in walls["postgres"]],
               "same_scores": sqlite_scores == pg_scores,
               "per_student": {key: round(value / n, 2) for key, value in counts.items()},
               "ms_per_statement": round(counts["statement_ms"] / max(1, counts["statements"]), 3),
+              "load_average_before": load_before,
               "load_average": os.getloadavg(), "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     Path(options.out).parent.mkdir(parents=True, exist_ok=True)
     Path(options.out).write_text(json.dumps(result, indent=1))
