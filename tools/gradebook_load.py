@@ -54,6 +54,27 @@ def server_cpu(server):
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def connect_cost(server, database, count=100):
+    """(client wall, server CPU) seconds per new connection with the password (SCRAM): nbgrader
+    opens a new engine, and so a new connection, for each gradebook it opens."""
+    import psycopg2
+    cpu, started = server_cpu(server), time.perf_counter()
+    for _ in range(count):
+        psycopg2.connect(host="127.0.0.1", port=server.port, user=pg_local.USER, password=server.password,
+                         dbname=database).close()
+    wall = time.perf_counter() - started
+    time.sleep(0.5)  # the last backends exit and are reaped
+    return wall / count, (server_cpu(server) - cpu) / count
+
+
+def top_statements(server, database, count=8):
+    """The statements run most often, with their calls: where the gradebook's traffic comes from."""
+    rows = server.admin("SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements s "
+                        f"JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{database}' "
+                        f"ORDER BY calls DESC LIMIT {count}", database)
+    return [[int(calls), text] for calls, text in rows]
+
+
 def server_counts(server, database):
     """Statements, their execution time, transactions and sessions of `database` since the reset."""
     statements = server.admin("SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0) "
@@ -98,7 +119,9 @@ def main(argv=None):
             cpu = server_cpu(server)
             walls["postgres"].append(grade(root, pg_env, options.jobs))
             counts = dict(server_counts(server, "gradebook"), server_cpu_s=server_cpu(server) - cpu)
+            top = top_statements(server, "gradebook")
             pg_scores = scores_with(root, pg_env)
+            connect_wall, connect_cpu = connect_cost(server, "gradebook")
             for run in range(1, options.runs):  # alternate, so that other load on the machine hits both
                 order = ("postgres", "sqlite") if run % 2 else ("sqlite", "postgres")
                 for kind in order:
@@ -112,7 +135,8 @@ def main(argv=None):
               "same_scores": sqlite_scores == pg_scores,
               "per_student": {key: round(value / n, 2) for key, value in counts.items()},
               "ms_per_statement": round(counts["statement_ms"] / max(1, counts["statements"]), 3),
-              "load_average_before": load_before,
+              "connect_ms": round(connect_wall * 1000, 2), "connect_server_cpu_ms": round(connect_cpu * 1000, 2),
+              "load_average_before": load_before, "top_statements": top,
               "load_average": os.getloadavg(), "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     Path(options.out).parent.mkdir(parents=True, exist_ok=True)
     Path(options.out).write_text(json.dumps(result, indent=1))
