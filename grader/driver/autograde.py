@@ -100,7 +100,8 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         records = grading.autograde(root, options.assignment, students=students, force=options.force, jobs=jobs,
-                                    progress=not options.no_progress, on_result=lambda e: (elsewhere if e.get("elsewhere") else graded_now).add(e["student"]),
+                                    progress=not options.no_progress, on_result=lambda e: (
+                                        elsewhere if e.get("elsewhere") else graded_now).add(e["student"]),
                                     log=lambda message: None, tag=tag)
     except RuntimeError as error:
         print(f"autograde: {error}", file=sys.stderr)

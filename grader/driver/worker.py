@@ -140,7 +140,8 @@ def serve(assignment):
                 for name in course.release_notebooks(assignment):
                     if name != failed and (submitted / name).is_file():
                         again = grade(student, name[:-len(".ipynb")])
-                        result["retried"][name] = {key: again.get(key, "") for key in ("success", "log", "error", "transient")}
+                        result["retried"][name] = {key: again.get(key, "") for key in
+                                                   ("success", "log", "error", "transient")}
         result.update(type="result", student=student, seconds=time.perf_counter() - started, pid=os.getpid())
         send(result)
     close_sandboxes()
