@@ -63,8 +63,8 @@ postgres:
 postgres-stop: venv
 	$(PY) tools/pg_local.py stop
 
-release: venv
-	nbgrader generate_assignment $(ASSIGNMENT) --force
+release: venv $(DB_DEPS)
+	$(DB_RUN) nbgrader generate_assignment $(ASSIGNMENT) --force
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w release/$(ASSIGNMENT) ./student
 	nbgrader release_assignment $(ASSIGNMENT) --force
 	@echo "release: student version and the check package ($$(cd release/$(ASSIGNMENT) && ls *.whl)) in release/$(ASSIGNMENT)/ and in the exchange"
@@ -105,7 +105,7 @@ grader-audit: venv sandbox
 
 # The gradebook's cost, SQLite against PostgreSQL (docs/scaling.md); N students.
 gradebook-load: venv sandbox postgres
-	$(PY) tools/gradebook_load.py $(if $(N),--students $(N),)
+	$(PY) tools/gradebook_load.py $(if $(N),--students $(N),) $(if $(RUNS),--runs $(RUNS),)
 
 test: venv sandbox postgres
 	$(PY) -m pytest -q --durations=15
