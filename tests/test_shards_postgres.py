@@ -50,6 +50,7 @@ for module in ("grader.reports.grades", "grader.reports.feedback", "grader.repor
     except SystemExit as end:
         assert end.code in (0, None), (module, end.code)
 """
+RETRIED = "the gradebook is locked or unreachable while grading"  # the worker's warning before it waits
 GENERATED = ("autograded", "grading_status", "feedback", "reports", "grades", "gradebook.db")
 
 pytestmark = pytest.mark.slow
@@ -327,14 +328,16 @@ def test_the_database_restarted_while_shards_run(scenario, server):
 
     def restart():
         pg.stop("fast")  # every connection is cut
-        time.sleep(3)
-        pg.start()
-        restarted.set()
+        try:  # down until it has cost a student an attempt: the fault lands, whatever the timing
+            course.wait_for_log(RETRIED, timeout=60)
+            time.sleep(2)
+        finally:
+            pg.start()
+            restarted.set()
     threading.Thread(target=restart).start()
     output = course.finish(dispatch)
     assert restarted.wait(60)
-    logs = "".join(p.read_text() for p in course.status().glob("logs/worker-*.log"))
-    assert "the gradebook is locked or unreachable while grading" in logs  # the outage hit a student
+    course.wait_for_log(RETRIED, timeout=1)
     rerun = course.finish(course.parallel([1, 2], 2))  # regrades whatever the retries could not save
     course.check_complete()
     assert set(course.gradings().values()) <= {1, 2}, (course.gradings(), output, rerun)
