@@ -7,6 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FORCE      ?=
 NB         ?=
 PYTHON     ?= python3.11
+DB         ?= sqlite
 
 VENV := .venv
 BIN  := $(CURDIR)/$(VENV)/bin
@@ -16,14 +17,18 @@ PY := $(BIN)/python
 
 STUDENT_ARG := $(if $(STUDENT),--student $(STUDENT),)
 FORCE_ARG   := $(if $(FORCE),--force,)
+# DB=postgres: the gradebook is the database `gradebook` on a local PostgreSQL server
+# (tools/pg_local.py; its password only in .postgres/pgpass); otherwise gradebook.db (SQLite).
+DB_RUN      := $(if $(filter postgres,$(DB)),$(PY) tools/pg_local.py run --,)
+DB_DEPS     := $(if $(filter postgres,$(DB)),postgres,)
 
 .PHONY: help venv lock sandbox release collect zip-collect autograde feedback grades validate demo \
-        report bench grader-audit test test-quick clean repair
+        report bench grader-audit test test-quick clean repair postgres postgres-stop gradebook-load
 
 help:
 	@echo "make demo | test | release | collect | zip-collect | repair | autograde | feedback | grades |"
 	@echo "     validate NB=path | report | bench | grader-audit | clean"
-	@echo "variables: ASSIGNMENT=$(ASSIGNMENT) STUDENT=$(STUDENT) JOBS=$(JOBS) FORCE=$(FORCE)"
+	@echo "variables: ASSIGNMENT=$(ASSIGNMENT) STUDENT=$(STUDENT) JOBS=$(JOBS) FORCE=$(FORCE) DB=$(DB)"
 
 # The virtual environment, rebuilt when the pinned requirements change.
 $(VENV)/.installed: requirements.txt requirements.lock pyproject.toml student/pyproject.toml
@@ -49,8 +54,17 @@ lock:
 sandbox:
 	@command -v bwrap >/dev/null || tools/install_sandbox.sh
 
-release: venv
-	nbgrader generate_assignment $(ASSIGNMENT) --force
+# Debian's PostgreSQL server and GNU parallel, for the shard tests and DB=postgres (root installs
+# them; otherwise the shard tests skip and say why).
+postgres:
+	@{ command -v parallel >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } || \
+	    tools/install_postgres.sh || echo "postgres: not installed; tests/test_shards_postgres.py will skip"
+
+postgres-stop: venv
+	$(PY) tools/pg_local.py stop
+
+release: venv $(DB_DEPS)
+	$(DB_RUN) nbgrader generate_assignment $(ASSIGNMENT) --force
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w release/$(ASSIGNMENT) ./student
 	nbgrader release_assignment $(ASSIGNMENT) --force
 	@echo "release: student version and the check package ($$(cd release/$(ASSIGNMENT) && ls *.whl)) in release/$(ASSIGNMENT)/ and in the exchange"
@@ -69,24 +83,24 @@ zip-collect: venv
 repair: venv
 	$(PY) -m grader.repair $(ASSIGNMENT) $(STUDENT_ARG)
 
-autograde: venv sandbox
-	$(PY) -m grader.driver.autograde $(ASSIGNMENT) --jobs $(JOBS) $(STUDENT_ARG) $(FORCE_ARG)
+autograde: venv sandbox $(DB_DEPS)
+	$(DB_RUN) $(PY) -m grader.driver.autograde $(ASSIGNMENT) --jobs $(JOBS) $(STUDENT_ARG) $(FORCE_ARG)
 
-feedback: venv
-	$(PY) -m grader.reports.feedback $(ASSIGNMENT) $(STUDENT_ARG)
+feedback: venv $(DB_DEPS)
+	$(DB_RUN) $(PY) -m grader.reports.feedback $(ASSIGNMENT) $(STUDENT_ARG)
 
-grades: venv
-	$(PY) -m grader.reports.grades $(ASSIGNMENT)
+grades: venv $(DB_DEPS)
+	$(DB_RUN) $(PY) -m grader.reports.grades $(ASSIGNMENT)
 
 validate: venv
 	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
 	$(PY) -m course.validate $(NB)
 
-demo: venv sandbox
-	$(PY) tools/demo.py $(ASSIGNMENT) --jobs $(JOBS)
+demo: venv sandbox $(DB_DEPS)
+	$(if $(DB_RUN),$(PY) tools/pg_local.py run --fresh --,) $(PY) tools/demo.py $(ASSIGNMENT) --jobs $(JOBS)
 
-report: venv
-	$(PY) -m grader.reports.report $(ASSIGNMENT)
+report: venv $(DB_DEPS)
+	$(DB_RUN) $(PY) -m grader.reports.report $(ASSIGNMENT)
 
 bench: venv sandbox
 	$(PY) tools/bench.py
@@ -94,7 +108,11 @@ bench: venv sandbox
 grader-audit: venv sandbox
 	$(PY) tools/grader_audit.py
 
-test: venv sandbox
+# The gradebook's cost, SQLite against PostgreSQL (docs/scaling.md); N students.
+gradebook-load: venv sandbox postgres
+	$(PY) tools/gradebook_load.py $(if $(N),--students $(N),) $(if $(RUNS),--runs $(RUNS),)
+
+test: venv sandbox postgres
 	$(PY) -m pytest -q --durations=15
 
 test-quick: venv sandbox

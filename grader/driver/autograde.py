@@ -10,6 +10,8 @@ others are still graded), 2 on a usage error.
 """
 import argparse
 import fnmatch
+import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ from grader.paths import Course
 from . import grading
 
 
-def summary(records, graded_now, elapsed, jobs):
+def summary(records, graded_now, elapsed, jobs, elsewhere=()):
     """The end-of-run table: failures (with reasons) and flags, the repaired submissions, then the totals."""
     lines, by_status = [], {}
     for record in records.values():
@@ -50,9 +52,10 @@ def summary(records, graded_now, elapsed, jobs):
             lines.append(f"  {r['student']}: " + "; ".join(r["repairs"][:2]) + (" ..." if len(r["repairs"]) > 2 else ""))
         lines.append("")
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_status.items()))
-    unchanged = len(records) - len(graded_now)
+    unchanged = len(records) - len(graded_now) - len(elsewhere)
     lines.append(f"{len(records)} student{'s' if len(records) != 1 else ''}: {counts}"
-                 + (f" ({unchanged} unchanged, skipped; --force regrades them)" if unchanged else ""))
+                 + (f" ({unchanged} unchanged, skipped; --force regrades them)" if unchanged else "")
+                 + (f" ({len(elsewhere)} graded meanwhile by another driver)" if elsewhere else ""))
     if graded_now:
         lines.append(f"graded {len(graded_now)} in {elapsed:.1f} s with {min(jobs, len(graded_now))} worker(s): "
                      f"{elapsed / len(graded_now):.2f} s per submission")
@@ -97,19 +100,22 @@ def main(argv=None):
             print(f"shard {options.shard} has no student", file=sys.stderr)
             return 0
     jobs = options.jobs or grading.default_jobs()
-    graded_now = set()
+    # Shards share the status folder: each driver's worker logs carry its shard, host and process.
+    tag = f"shard{index}of{count}-{socket.gethostname()}-{os.getpid()}-" if options.shard else ""
+    graded_now, elsewhere = set(), set()
     started = time.perf_counter()
     try:
         records = grading.autograde(root, options.assignment, students=students, force=options.force, jobs=jobs,
-                                    progress=not options.no_progress, on_result=lambda e: graded_now.add(e["student"]),
-                                    log=lambda message: None)
+                                    progress=not options.no_progress, on_result=lambda e: (
+                                        elsewhere if e.get("elsewhere") else graded_now).add(e["student"]),
+                                    log=lambda message: None, tag=tag)
     except RuntimeError as error:
         print(f"autograde: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nautograde: interrupted; finished students are recorded, rerun to continue", file=sys.stderr)
         return 130
-    print(summary(records, graded_now, time.perf_counter() - started, jobs))
+    print(summary(records, graded_now, time.perf_counter() - started, jobs, elsewhere))
     return 1 if any(r["status"] == "failed" for r in records.values()) else 0
 
 

@@ -10,6 +10,11 @@
 - Incremental: a record keeps hashes of the submission and of the source; an
   unchanged student is skipped unless `force`.
 - Gaming attempts are flagged for review (`review.py`); flags never change a score.
+- Safe beside another driver on the same course (a shard started twice): a student is graded
+  only under this driver's claim (`claims.py`), and one that another driver graded since this
+  run looked is left as that driver recorded it.
+- A failure that was the grader's, not the submission's (a worker killed, the gradebook away
+  for longer than the retries wait) is recorded `transient`: the next run grades it again.
 """
 import datetime
 import hashlib
@@ -21,6 +26,7 @@ from grader.paths import Course
 from grader.repair import record as repair_record
 
 from . import records, review
+from .claims import Claims
 from .pool import Pool
 from .reasons import failure_reason
 
@@ -58,11 +64,12 @@ def shard(students, index: int, count: int):
 
 
 def autograde(course_root, assignment, students=None, force=True, jobs=None, progress=False,
-              on_result=None, log=None) -> dict:
+              on_result=None, log=None, tag="") -> dict:
     """Grade `students` (default: everyone submitted); {student: status record}.
 
     progress  True for a tqdm bar on stderr (done / failed / remaining, elapsed, estimate),
               or a callable that gets {student, record, done, failed, total} per student.
+    tag       in the workers' log names, for drivers that share a status folder (shards).
     """
     course = Course(course_root)
     say = log or ((lambda message: print(message, file=sys.stderr)) if progress else (lambda m: None))
@@ -93,42 +100,64 @@ def autograde(course_root, assignment, students=None, force=True, jobs=None, pro
 
     log_dir = course.status(assignment) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    for student, _, _ in todo:  # what happened last time is not this time's evidence
-        for path in (course.status(assignment) / "events" / student).glob("*.json"):
-            path.unlink()
-        repair_record.clear(course, assignment, student)
-    pool = Pool(course.root, assignment, min(jobs, len(todo)), log_dir)
-    bar = _Progress(progress, len(todo), on_result)
     pending = {student: (digest, old) for student, digest, old in todo}
+    claims = Claims(course.status(assignment) / "claims")
+
+    def claim(student):
+        """True: grade it; False: another driver is grading it; a record: another driver graded it."""
+        if not claims.take(student):
+            return False
+        now = records.load(course, assignment, student)
+        if now != pending[student][1] and now and now.get("hash") == pending[student][0]:
+            claims.release(student)
+            return now
+        for path in (course.status(assignment) / "events" / student).glob("*.json"):
+            path.unlink()  # what happened last time is not this time's evidence
+        repair_record.clear(course, assignment, student)
+        return True
+
+    pool = Pool(course.root, assignment, min(jobs, len(todo)), log_dir, claim=claim, tag=tag)
+    bar = _Progress(progress, len(todo), on_result)
+    elsewhere = 0
     started = time.perf_counter()
     try:
         pool.start()
         for event in pool.run([student for student, _, _ in todo]):
             if event["type"] == "fatal":
                 raise RuntimeError(event["message"])
+            if event["type"] == "elsewhere":
+                found[event["student"]], elsewhere = event["outcome"], elsewhere + 1
+                bar.skip(event["student"], event["outcome"])
+                continue
             if event["type"] != "result":
                 continue
             student = event["student"]
             digest, old = pending.pop(student)
+            event["worker_log"] = pool.log_name(event["worker"]) if event.get("worker") is not None else None
             record = _record(course, assignment, student, event, digest, old, source_hash, log_dir)
             found[student] = review.flag(course, assignment, student, record)
+            claims.release(student)  # only now: its record is saved
             bar.update(student, found[student])
     except KeyboardInterrupt:
         pool.terminate()
         raise
     finally:
         pool.close()
+        claims.release_all()
         bar.close()
     graded = [found[s] for s, _, _ in todo]
     failed = sum(1 for r in graded if r["status"] == "failed")
-    say(f"autograde: {len(graded) - failed} graded, {failed} failed, {len(students) - len(todo)} unchanged "
-        f"or not submitted, in {time.perf_counter() - started:.1f} s with {pool.size} worker(s)")
+    say(f"autograde: {len(graded) - failed - elsewhere} graded, {failed} failed, {len(students) - len(todo)} "
+        f"unchanged or not submitted, {elsewhere} graded meanwhile by another driver, "
+        f"in {time.perf_counter() - started:.1f} s with {pool.size} worker(s)")
     return {student: found[student] for student in students}
 
 
 def _unchanged(course, assignment, old, digest, source_hash):
     if not old or digest is None or old.get("hash") != digest or old.get("source_hash") != source_hash:
         return False
+    if old.get("transient"):
+        return False  # the grader failed, not the submission: grade it again
     if old["status"] == "failed":
         return True  # the same input fails the same way; force regrades it
     graded = course.autograded(old["student"], assignment)
@@ -155,7 +184,8 @@ def _record(course, assignment, student, result, digest, old, source_hash, log_d
     graded = [name for name in expected if (graded_dir / name).exists()]
     missing = [name for name in expected if name not in graded]
     details = dict(graded=graded, notebooks=missing, seconds=round(result.get("seconds", 0.0), 2),
-                   worker=result.get("worker"), log=str((log_dir / f"{student}.log").relative_to(course.root)))
+                   worker=result.get("worker"), worker_log=result.get("worker_log"),
+                   log=str((log_dir / f"{student}.log").relative_to(course.root)))
     if result.get("success") and not missing:
         return _save(course, assignment, student, old, digest, source_hash, "graded", **details)
     reasons = []
@@ -170,6 +200,9 @@ def _record(course, assignment, student, result, digest, old, source_hash, log_d
         reasons.append("; ".join(f"{name}: not submitted" for name in absent)
                        + (f" (found {', '.join(others)})" if others else ""))
     reason = "; ".join(r for r in reasons if r) or "not graded (see the log)"
+    if result.get("transient") or any(again.get("transient") for again in retried.values()):
+        details["transient"] = True
+        reason = "the grader failed (rerun to grade again): " + (result.get("error") or reason).splitlines()[0]
     return _save(course, assignment, student, old, digest, source_hash, "failed", reason, **details)
 
 
@@ -204,6 +237,16 @@ class _Progress:
         for callback in self.callbacks:
             callback({"student": student, "record": record, "done": self.done, "failed": self.failed,
                       "total": self.total})
+
+    def skip(self, student, record):
+        """A student another driver graded meanwhile: not this run's to count."""
+        self.total -= 1
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+        for callback in self.callbacks:
+            callback({"student": student, "record": record, "elsewhere": True, "done": self.done,
+                      "failed": self.failed, "total": self.total})
 
     def close(self):
         if self.bar is not None:

@@ -7,6 +7,7 @@ summary, the grades export and the report say "failed: <reason>" instead.
 status: "graded" | "failed" | "flagged"
 """
 import json
+import os
 
 from grader.paths import Course
 
@@ -19,7 +20,10 @@ def save(course: Course, assignment: str, student: str, status: str, reason: str
     path = _file(course, assignment, student)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"student": student, "status": status, "reason": reason, **details}
-    path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    # Whole or not at all: a driver killed mid-write must not leave half a record for the next run.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(partial, path)
     return record
 
 

@@ -11,10 +11,11 @@ Protocol: one JSON object per line. In: {"student": id}. Out: {"type": "ready"},
 """
 import json
 import os
+import signal
 import sys
 import time
 
-LOCK_RETRIES = 3
+from . import gradebook_retry
 
 
 def sqlite_waits_for_locks(seconds=120):
@@ -31,7 +32,40 @@ def sqlite_waits_for_locks(seconds=120):
             connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
 
+def die_with_parent():
+    """SIGKILL this worker when its driver dies (Linux): an orphan would go on writing grades
+    that no one records, and would no longer hold the driver's claim on its student."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the driver died before prctl took effect
+        os._exit(1)
+
+
+def open_gradebook(gradebook_class, url, course_id, assignment):
+    """Check that the assignment is in the gradebook, waiting (bounded) while it is unreachable."""
+    from sqlalchemy.exc import DBAPIError
+
+    def attempt():
+        try:
+            with gradebook_class(url, course_id) as gb:
+                gb.find_assignment(assignment)
+            return None
+        except DBAPIError as error:
+            return error
+
+    def away(error):
+        return error is not None and gradebook_retry.is_transient(str(error))
+    error = gradebook_retry.call(attempt, away)
+    if error is not None:
+        raise error
+
+
 def serve(assignment):
+    die_with_parent()
     # Our protocol goes to the parent over the original stdout; whatever else writes
     # to fd 1 (libraries, nbgrader) ends up in the worker's log.
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -64,8 +98,7 @@ def serve(assignment):
     app.log.setLevel(app.log_level)  # capture what the command line would show, not every debug record
     app.config.Exporter.optimistic_validation = True  # validate each notebook once, after the last step
     try:
-        with Gradebook(app.coursedir.db_url, app.coursedir.course_id) as gb:
-            gb.find_assignment(assignment)
+        open_gradebook(Gradebook, app.coursedir.db_url, app.coursedir.course_id, assignment)
     except MissingEntry:
         send({"type": "fatal", "message": f"assignment '{assignment}' is not in the gradebook: "
                                           f"run `make release` (nbgrader generate_assignment) first"})
@@ -73,17 +106,21 @@ def serve(assignment):
     send({"type": "ready", "pid": os.getpid()})
 
     def grade(student, notebook_id="*"):
-        """One nbgrader Autograde run (all notebooks, or one); again while the gradebook is locked."""
+        """One nbgrader Autograde run (all notebooks, or one); again while the gradebook is away."""
         app.coursedir.student_id, app.coursedir.notebook_id = student, notebook_id
-        for attempt in range(LOCK_RETRIES + 1):
+
+        def attempt():
             converter = Autograde(coursedir=app.coursedir, parent=app)
             converter.force = True
-            result = capture_log(converter)
-            text = result.get("log", "") + result.get("error", "")
-            if result["success"] or "database is locked" not in text or attempt == LOCK_RETRIES:
-                break
-            app.log.warning("database is locked while grading %s: retrying", student)
-            time.sleep(1 + attempt)
+            return capture_log(converter)
+
+        def away(result):
+            return not result["success"] and gradebook_retry.is_transient(
+                result.get("log", "") + result.get("error", ""))
+
+        result = gradebook_retry.call(attempt, away, log=lambda pause: app.log.warning(
+            "the gradebook is locked or unreachable while grading %s: again in %g s", student, pause))
+        result["transient"] = away(result)
         app.coursedir.notebook_id = "*"
         return result
 
@@ -94,7 +131,7 @@ def serve(assignment):
         student = json.loads(line)["student"]
         started = time.perf_counter()
         result = grade(student)
-        if not result["success"]:
+        if not result["success"] and not result["transient"]:
             # nbgrader drops all of a student's notebooks when one fails: grade the others alone
             result["retried"] = {}
             failed = failed_notebook(failure_reason(result.get("log", ""), result.get("error", "")))
@@ -103,7 +140,8 @@ def serve(assignment):
                 for name in course.release_notebooks(assignment):
                     if name != failed and (submitted / name).is_file():
                         again = grade(student, name[:-len(".ipynb")])
-                        result["retried"][name] = {key: again.get(key, "") for key in ("success", "log", "error")}
+                        result["retried"][name] = {key: again.get(key, "") for key in
+                                                   ("success", "log", "error", "transient")}
         result.update(type="result", student=student, seconds=time.perf_counter() - started, pid=os.getpid())
         send(result)
     close_sandboxes()
