@@ -103,7 +103,7 @@ def test_feedback_shows_scores_messages_and_own_code(graded):
     wrong_a = by_name[("wrong", "A_theory")]
     assert "df_dx = sp.cos(x**2 + 3*x)" in wrong_a  # the student's own code
     assert "# hidden tests ran here" in wrong_a
-    assert "Score: 0.0 / 2.0" in wrong_a or "Score: 0 / 2" in wrong_a  # a1_df_dx lost its points
+    assert "Score: 0.0 / 1.0" in wrong_a or "Score: 0 / 1" in wrong_a  # a1_df_dx (1 point) lost its points
     assert "The chain rule is only half applied" in wrong_a  # the hint of the failed check
     assert "Traceback" not in wrong_a and "----&gt;" not in wrong_a and "---->" not in wrong_a
     blank_b = by_name[("blank", "B_coding")]

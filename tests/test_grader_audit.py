@@ -549,6 +549,8 @@ def test_the_corpora_score_as_before_the_trust_boundary(course_report):
                 if key.startswith(stem + "/") and not key.endswith("_written") and cell["score"] < cell["max"]}
     now = {("right", r["notebook"], r["cell"], r["label"]): set(r["lost"]) for r in course_report["right_answers"]}
     now.update({("mistake", m["notebook"], m["cell"], m["label"]): set(m["lost"]) for m in course_report["mistakes"]})
-    assert set(now) == set(before), "the corpora are what was recorded"
-    differ = {key: (sorted(before[key]), sorted(now[key])) for key in now if now[key] != before[key]}
+    # entries added since (issue 21: finite-difference answers, B6) have no "before"; the tests above
+    # hold them to the same standard (accepted, or losing points with their hint)
+    assert set(before) <= set(now), f"recorded entries are gone from the corpora: {sorted(set(before) - set(now))[:3]}"
+    differ = {key: (sorted(before[key]), sorted(now[key])) for key in before if now[key] != before[key]}
     assert not differ, differ
