@@ -65,3 +65,9 @@ class Course:
 
     def submitted_students(self, assignment) -> list:
         return sorted(p.parent.name for p in self.submitted_root().glob(f"*/{assignment}") if p.is_dir())
+
+
+def course_of(config) -> Course:
+    """The course an nbgrader plugin works for, from the configuration nbgrader gave it."""
+    from nbgrader.coursedir import CourseDirectory
+    return Course(CourseDirectory(config=config).root, config=config)

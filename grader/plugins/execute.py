@@ -121,9 +121,8 @@ class GradedExecute(Execute):
         return km
 
     def _course(self):
-        from nbgrader.coursedir import CourseDirectory
-        from grader.paths import Course
-        return Course(CourseDirectory(config=self.config).root, config=self.config)
+        from grader.paths import course_of
+        return course_of(self.config)
 
     async def async_start_new_kernel(self, **kwargs):
         wanted = [f"--InteractiveShell.xmode={self.traceback_mode}"] if self.traceback_mode else []

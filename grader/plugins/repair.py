@@ -47,6 +47,5 @@ class RepairCells(NbGraderPreprocessor):
         return nb, resources
 
     def _course(self):
-        from nbgrader.coursedir import CourseDirectory
-        from grader.paths import Course
-        return Course(CourseDirectory(config=self.config).root, config=self.config)
+        from grader.paths import course_of
+        return course_of(self.config)
